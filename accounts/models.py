@@ -1,0 +1,140 @@
+"""Tenants (resellers), their domains, their users and the users' API keys."""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Tenant(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    support_email = models.EmailField(blank=True)
+    rate_limit_per_minute = models.PositiveIntegerField(default=180)
+    max_active_activations_per_user = models.PositiveIntegerField(default=5)
+    refund_on_cancel_after_sms = models.BooleanField(
+        default=True,
+        help_text="Refund a user who cancels an activation after its SMS arrived (the public API promises it).",
+    )
+
+    # Upstream Platfone account. The key and the webhook secret are write-only in every screen.
+    platfone_base_url = models.URLField(max_length=300, blank=True)
+    platfone_api_key = models.CharField(max_length=200, blank=True)
+    platfone_webhook_secret = models.CharField(max_length=200, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class TenantDomain(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="domains")
+    host = models.CharField(max_length=253, unique=True, help_text="Host name without port, lower case.")
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["host"]
+
+    def __str__(self) -> str:
+        return self.host
+
+    def save(self, *args, **kwargs):
+        self.host = self.host.strip().lower()
+        super().save(*args, **kwargs)
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        # Natural keys are used by createsuperuser and the admin: they name operators, who have no tenant.
+        return self.get(tenant__isnull=True, email__iexact=username)
+
+    def _create(self, *, email: str, password: str | None, tenant: Tenant | None, **extra) -> User:
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), tenant=tenant, **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, *, tenant: Tenant | None = None, **extra) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email=email, password=password, tenant=tenant, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create(email=email, password=password, tenant=None, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A storefront user (belongs to one tenant) or a platform operator (no tenant, staff).
+
+    The e-mail is unique per tenant only: the same address registers with two tenants as two users.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, null=True, blank=True, related_name="users")
+    email = models.EmailField(max_length=254)
+    is_active = models.BooleanField(default=True, help_text="Unset to suspend the user: their keys stop working.")
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "email"], name="user_email_unique_per_tenant"),
+            models.UniqueConstraint(fields=["email"], condition=Q(tenant__isnull=True), name="operator_email_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} @ {self.tenant.slug}" if self.tenant_id else f"{self.email} (operator)"
+
+
+class ApiKey(models.Model):
+    """An API key. Only the public prefix and a SHA-256 hash of the whole key are stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    hashed_key = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,0 +1,39 @@
+"""Reads for tenants, users and API keys."""
+
+from __future__ import annotations
+
+import hmac
+
+from accounts.models import ApiKey, Tenant, TenantDomain, User
+from accounts.services import hash_api_key, split_api_key
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The usable key for ``raw_key``, with its user and tenant loaded, or None.
+
+    None for an unknown, malformed or revoked key, a suspended user or a suspended tenant.
+    """
+    parts = split_api_key(raw_key)
+    if parts is None:
+        return None
+    key = ApiKey.objects.select_related("user__tenant").filter(prefix=parts[0]).first()
+    if key is None or not hmac.compare_digest(key.hashed_key, hash_api_key(raw_key)):
+        return None
+    user = key.user
+    if key.is_revoked or not user.is_active or user.tenant is None or not user.tenant.is_active:
+        return None
+    return key
+
+
+def tenant_for_host(*, host: str) -> Tenant | None:
+    host = host.split(":", 1)[0].strip().lower().rstrip(".")
+    domain = TenantDomain.objects.select_related("tenant").filter(host=host).first()
+    return domain.tenant if domain else None
+
+
+def tenant_get(*, slug: str) -> Tenant | None:
+    return Tenant.objects.filter(slug=slug).first()
+
+
+def user_get(*, tenant: Tenant, email: str) -> User | None:
+    return User.objects.filter(tenant=tenant, email__iexact=(email or "").strip()).first()

@@ -1,0 +1,124 @@
+"""Writes for tenants, users and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email, validate_slug
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import ApiKey, Tenant, TenantDomain, User
+
+API_KEY_PREFIX_LENGTH = 8
+
+
+class AccountError(Exception):
+    """A request to change tenants, users or keys that cannot be carried out; the message says why."""
+
+
+def hash_api_key(raw_key: str) -> str:
+    # The secret part has 256 bits of entropy, so a fast hash is enough (no password hasher needed).
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def split_api_key(raw_key: str) -> tuple[str, str] | None:
+    prefix, dot, secret = raw_key.partition(".")
+    if not dot or len(prefix) != API_KEY_PREFIX_LENGTH or not secret:
+        return None
+    return prefix, secret
+
+
+@transaction.atomic
+def tenant_create(
+    *,
+    slug: str,
+    name: str,
+    domains: list[str] | tuple[str, ...] = (),
+    support_email: str = "",
+    platfone_base_url: str = "",
+    platfone_api_key: str = "",
+    platfone_webhook_secret: str = "",
+) -> Tenant:
+    try:
+        validate_slug(slug)
+    except ValidationError as exc:
+        raise AccountError(f"Invalid tenant slug {slug!r}: use letters, digits, dashes and underscores.") from exc
+    if not name.strip():
+        raise AccountError("A tenant needs a name.")
+    if Tenant.objects.filter(slug=slug).exists():
+        raise AccountError(f"Tenant {slug!r} already exists.")
+    tenant = Tenant.objects.create(
+        slug=slug,
+        name=name.strip(),
+        support_email=support_email,
+        platfone_base_url=platfone_base_url,
+        platfone_api_key=platfone_api_key,
+        platfone_webhook_secret=platfone_webhook_secret,
+    )
+    for index, host in enumerate(domains):
+        tenant_domain_add(tenant=tenant, host=host, is_primary=index == 0)
+    return tenant
+
+
+@transaction.atomic
+def tenant_domain_add(*, tenant: Tenant, host: str, is_primary: bool = False) -> TenantDomain:
+    host = host.strip().lower()
+    if not host or "/" in host or " " in host:
+        raise AccountError(f"Invalid domain {host!r}.")
+    if TenantDomain.objects.filter(host=host).exists():
+        raise AccountError(f"Domain {host!r} already belongs to a tenant.")
+    return TenantDomain.objects.create(tenant=tenant, host=host, is_primary=is_primary)
+
+
+def user_create(*, tenant: Tenant, email: str, password: str | None = None) -> User:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise AccountError(f"Invalid e-mail address {email!r}.") from exc
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, password=password, tenant=tenant)
+    except IntegrityError as exc:
+        raise AccountError(f"User {email} already exists in tenant {tenant.slug!r}.") from exc
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    raw_key: str  # shown to its owner exactly once, never stored
+
+
+def api_key_create(*, user: User, name: str = "default") -> IssuedApiKey:
+    """Issue a new key for ``user``. The plaintext exists only in the returned value."""
+    name = (name or "default").strip()[:100] or "default"
+    for _ in range(5):
+        prefix = secrets.token_hex(API_KEY_PREFIX_LENGTH // 2)
+        raw_key = f"{prefix}.{secrets.token_urlsafe(32)}"
+        try:
+            with transaction.atomic():
+                key = ApiKey.objects.create(user=user, name=name, prefix=prefix, hashed_key=hash_api_key(raw_key))
+        except IntegrityError:
+            continue  # prefix collision: draw again
+        return IssuedApiKey(api_key=key, raw_key=raw_key)
+    raise AccountError("Could not issue a unique API key; try again.")
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke a key for good. Revoking twice keeps the first revocation time."""
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+def api_key_touch(*, api_key: ApiKey, min_interval_seconds: int = 60) -> None:
+    """Record use of a key, at most once a minute so that a busy key does not write on every request."""
+    now = timezone.now()
+    if api_key.last_used_at and (now - api_key.last_used_at).total_seconds() < min_interval_seconds:
+        return
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now

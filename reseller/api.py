@@ -1,0 +1,86 @@
+"""Base classes for the API's views: the envelope, authentication order and rate limits."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django_ratelimit.core import _get_ip, get_usage  # _get_ip honours RATELIMIT_IP_META_KEY
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reseller.errors import InvalidParams, RateLimited
+
+RETRY_AFTER_SECONDS = "60"
+
+
+def ok(data: dict, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response({"ok": True, "data": data}, status=status, headers=headers)
+
+
+def _check_body_size(request) -> None:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError as exc:
+        raise InvalidParams("Invalid Content-Length header.") from exc
+    if length > settings.API_MAX_BODY_BYTES:
+        raise InvalidParams(f"The request body is too large (at most {settings.API_MAX_BODY_BYTES} bytes).")
+
+
+class _RateLimitedView(APIView):
+    """Counts every request in a one-minute window of the shared cache (django-ratelimit)."""
+
+    # Subclasses define the group and two methods: rate_limit_key(request) and rate_limit_per_minute(request).
+    rate_limit_group: str = ""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication and permissions: 401 comes first
+        limit = self.rate_limit_per_minute(request)
+        key = self.rate_limit_key(request)
+        usage = get_usage(
+            request,
+            group=self.rate_limit_group,
+            key=lambda group, req: key,
+            rate=f"{limit}/m",
+            increment=True,
+        )
+        request.rate_limit_usage = usage
+        if usage is not None and usage["should_limit"]:
+            raise RateLimited(headers={"Retry-After": RETRY_AFTER_SECONDS})
+        _check_body_size(request)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        usage = getattr(request, "rate_limit_usage", None)
+        if usage is not None:
+            response["X-RateLimit-Limit"] = str(usage["limit"])
+            response["X-RateLimit-Remaining"] = str(max(0, usage["limit"] - usage["count"]))
+        return response
+
+
+class KeyedApiView(_RateLimitedView):
+    """A view that needs an API key: ``request.user`` is the key's user, ``request.tenant`` its tenant.
+
+    Limited per key to the tenant's ``rate_limit_per_minute``.
+    """
+
+    rate_limit_group = "api:key"
+
+    def rate_limit_key(self, request) -> str:
+        return str(request.auth.pk)
+
+    def rate_limit_per_minute(self, request) -> int:
+        return request.user.tenant.rate_limit_per_minute
+
+
+class PublicApiView(_RateLimitedView):
+    """A view anyone may call (the catalog): limited per client IP; the tenant comes from the Host."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    rate_limit_group = "api:ip"
+
+    def rate_limit_key(self, request) -> str:
+        return str(_get_ip(request))
+
+    def rate_limit_per_minute(self, request) -> int:
+        return settings.CATALOG_RATE_LIMIT_PER_MINUTE

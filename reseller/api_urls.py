@@ -1,0 +1,22 @@
+"""Every API path, relative to ``/api/v1/``. The index.php router resolves against this list too."""
+
+from django.urls import re_path
+
+from reseller.router import api_not_found
+from catalog.api import CountriesView, PriceView, ServicesView
+from activations.api import ActivationCancelView, ActivationDetailView, ActivationPollView, ActivationsView
+from wallet.api import WalletView
+
+urlpatterns = [
+    re_path(r"^wallet/?$", WalletView.as_view(), name="api-wallet"),
+    re_path(r"^activations/?$", ActivationsView.as_view(), name="api-activations"),
+    re_path(r"^activations/(?P<activation_id>[^/]+)/?$", ActivationDetailView.as_view(), name="api-activation"),
+    re_path(r"^activations/(?P<activation_id>[^/]+)/poll/?$", ActivationPollView.as_view(), name="api-activation-poll"),
+    re_path(
+        r"^activations/(?P<activation_id>[^/]+)/cancel/?$", ActivationCancelView.as_view(), name="api-activation-cancel"
+    ),
+    re_path(r"^price/?$", PriceView.as_view(), name="api-price"),
+    re_path(r"^services/?$", ServicesView.as_view(), name="api-services"),
+    re_path(r"^countries/?$", CountriesView.as_view(), name="api-countries"),
+    re_path(r"", api_not_found),
+]

@@ -1,0 +1,29 @@
+"""Errors that escape a view under /api/ still leave in the API's envelope, never as an HTML page."""
+
+from __future__ import annotations
+
+import logging
+
+from reseller.errors import ServerError, error_response, to_api_error
+
+logger = logging.getLogger("reseller.api")
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+class ApiErrorMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not is_api_path(request.path):
+            return None
+        error = to_api_error(exception)
+        if isinstance(error, ServerError):
+            logger.exception("Unhandled error on %s", request.path, exc_info=exception)
+        return error_response(error)

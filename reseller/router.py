@@ -1,0 +1,32 @@
+"""The ``index.php`` entry point.
+
+``?path=wallet`` and ``index.php/wallet`` reach the same views as ``/api/v1/wallet``.
+"""
+
+from __future__ import annotations
+
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
+
+from reseller.errors import NotFound, error_response
+
+API_URLCONF = "reseller.api_urls"
+
+
+@csrf_exempt
+def index_php(request, subpath: str = ""):
+    path = (subpath or request.GET.get("path", "")).strip().strip("/")
+    if not path or len(path) > 200:
+        return error_response(
+            NotFound("Unknown path. Use path=wallet, price, activations or activations/{id}[/poll|/cancel].")
+        )
+    try:
+        match = resolve("/" + path, urlconf=API_URLCONF)
+    except Resolver404:
+        return error_response(NotFound())
+    return match.func(request, *match.args, **match.kwargs)
+
+
+@csrf_exempt
+def api_not_found(request, *args, **kwargs):
+    return error_response(NotFound("Unknown path."))

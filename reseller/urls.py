@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+from catalog.api import CountriesPhpView, ServicesPhpView
+from reseller.router import api_not_found, index_php
+
+
+def healthz(request):
+    return JsonResponse({"ok": True})
+
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("api/v1/index.php", index_php, name="api-index"),
+    re_path(r"^api/v1/index\.php/(?P<subpath>.*)$", index_php),
+    path("api/v1/", include("reseller.api_urls")),
+    re_path(r"^api/services\.php$", ServicesPhpView.as_view(), name="api-services-php"),
+    re_path(r"^api/countries\.php$", CountriesPhpView.as_view(), name="api-countries-php"),
+    re_path(r"^api/", api_not_found),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,161 @@
+#!/usr/bin/env python
+"""Start the whole platform on one machine for development and demos (``make run``).
+
+Migrates, seeds the demo tenant, then starts and supervises: the Platfone emulator (the demo
+tenant's upstream), the web server, and a Celery worker with an embedded beat. Prints the URLs and
+the demo API key. Ctrl-C or SIGTERM stops exactly the processes it started.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+HOST = os.environ.get("HOST", "127.0.0.1")
+PORT = int(os.environ.get("PORT", "8000"))
+EMULATOR_PORT = int(os.environ.get("EMULATOR_PORT", "8001"))
+EMULATOR_KEY = os.environ.get("EMULATOR_API_KEY", "demo-platfone-key")
+WEBHOOK_SECRET = os.environ.get("EMULATOR_WEBHOOK_SECRET", "demo-webhook-secret")
+
+children: list[subprocess.Popen] = []
+
+
+def ensure_env_file() -> None:
+    env_file = ROOT / ".env"
+    if not env_file.exists():
+        env_file.write_text(f"DEBUG=1\nSECRET_KEY={secrets.token_urlsafe(48)}\n")
+        env_file.chmod(0o600)
+
+
+def manage(*args: str, capture: bool = False) -> str:
+    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [PYTHON, "manage.py", *args], cwd=ROOT, check=True, text=True, capture_output=capture
+    )
+    return result.stdout if capture else ""
+
+
+def start(name: str, argv: list[str]) -> subprocess.Popen:
+    log = open(ROOT / "var" / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+    process = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    children.append(process)
+    return process
+
+
+def wait_for(url: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own local server
+                return
+        except OSError as exc:
+            if getattr(exc, "code", None):  # an HTTP error status still means the server is up
+                return
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not come up within {seconds:.0f} s; see var/*.log")
+
+
+def stop(*_args) -> None:
+    for process in children:
+        if process.poll() is None:
+            process.terminate()
+    for process in children:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    sys.exit(0)
+
+
+def main() -> None:
+    (ROOT / "var" / "broker").mkdir(parents=True, exist_ok=True)
+    ensure_env_file()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    manage("migrate", "--noinput", "-v", "0")
+    platfone_url = f"http://{HOST}:{EMULATOR_PORT}/api/v1"
+    demo = manage(
+        "seed_demo",
+        "--platfone-url",
+        platfone_url,
+        "--platfone-key",
+        EMULATOR_KEY,
+        "--webhook-secret",
+        WEBHOOK_SECRET,
+        capture=True,
+    )
+    demo_key = demo.strip().splitlines()[-1]
+
+    start(
+        "emulator",
+        [
+            PYTHON,
+            "manage.py",
+            "platfone_emulator",
+            "--host",
+            HOST,
+            "--port",
+            str(EMULATOR_PORT),
+            "--api-key",
+            EMULATOR_KEY,
+            "--balance",
+            "100000",
+        ],
+    )
+    start("web", [PYTHON, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"])
+    start(
+        "celery",
+        [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "reseller",
+            "worker",
+            "--beat",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "2",
+            "--schedule",
+            str(ROOT / "var" / "celerybeat-schedule"),
+        ],
+    )
+    wait_for(f"http://{HOST}:{EMULATOR_PORT}/_emulator/health")
+    wait_for(f"http://{HOST}:{PORT}/healthz")
+
+    base = f"http://{HOST}:{PORT}"
+    print(
+        f"""
+Platform running (logs in var/*.log; Ctrl-C stops everything).
+  API             {base}/api/v1/index.php?path=wallet
+  API docs        {base}/api/v1/docs/   (schema: {base}/api/v1/openapi.json)
+  Admin           {base}/admin/   (create an operator: .venv/bin/python manage.py createsuperuser)
+  Emulator        http://{HOST}:{EMULATOR_PORT}/api/v1   (controls under /_emulator/)
+  Demo user       demo@example.com / demo-password-123
+
+Demo API key: {demo_key}
+
+  curl -s -H "X-Api-Key: {demo_key}" "{base}/api/v1/index.php?path=wallet"
+""",
+        flush=True,
+    )
+
+    while True:
+        for process in children:
+            if process.poll() is not None:
+                print(f"{' '.join(process.args[:3])} exited with {process.returncode}; stopping.", flush=True)
+                stop()
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()
