@@ -1,0 +1,5 @@
+import sys
+
+from platfone.emulator.server import main
+
+sys.exit(main())
