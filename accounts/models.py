@@ -20,6 +20,14 @@ class Tenant(models.Model):
     support_email = models.EmailField(blank=True)
     rate_limit_per_minute = models.PositiveIntegerField(default=180)
     max_active_activations_per_user = models.PositiveIntegerField(default=5)
+    finalize_after_sms_seconds = models.PositiveIntegerField(
+        default=600, help_text="Finalize an activation upstream this long after its SMS, to free an upstream slot."
+    )
+    min_user_success_rate_percent = models.PositiveSmallIntegerField(
+        default=20,
+        help_text="Users whose SMS success rate over 24 h (after 10 orders) falls below this are limited to one "
+        "active activation, protecting the shared upstream account from its 7 % block.",
+    )
     refund_on_cancel_after_sms = models.BooleanField(
         default=True,
         help_text="Refund a user who cancels an activation after its SMS arrived (the public API promises it).",

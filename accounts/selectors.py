@@ -37,3 +37,10 @@ def tenant_get(*, slug: str) -> Tenant | None:
 
 def user_get(*, tenant: Tenant, email: str) -> User | None:
     return User.objects.filter(tenant=tenant, email__iexact=(email or "").strip()).first()
+
+
+def active_tenants_with_upstream() -> list[Tenant]:
+    """Tenants that can talk to Platfone: active, with a base URL and an API key."""
+    return list(
+        Tenant.objects.filter(status=Tenant.Status.ACTIVE).exclude(platfone_base_url="").exclude(platfone_api_key="")
+    )

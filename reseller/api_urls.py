@@ -2,9 +2,18 @@
 
 from django.urls import re_path
 
-from reseller.router import api_not_found
+from activations.api import (
+    ActivationCancelView,
+    ActivationDetailView,
+    ActivationFinalizeView,
+    ActivationPollView,
+    ActivationReportReasonsView,
+    ActivationReportView,
+    ActivationRetryView,
+    ActivationsView,
+)
 from catalog.api import CountriesView, PriceView, ServicesView
-from activations.api import ActivationCancelView, ActivationDetailView, ActivationPollView, ActivationsView
+from reseller.router import api_not_found
 from wallet.api import WalletView
 
 urlpatterns = [
@@ -14,6 +23,22 @@ urlpatterns = [
     re_path(r"^activations/(?P<activation_id>[^/]+)/poll/?$", ActivationPollView.as_view(), name="api-activation-poll"),
     re_path(
         r"^activations/(?P<activation_id>[^/]+)/cancel/?$", ActivationCancelView.as_view(), name="api-activation-cancel"
+    ),
+    re_path(
+        r"^activations/(?P<activation_id>[^/]+)/retry/?$", ActivationRetryView.as_view(), name="api-activation-retry"
+    ),
+    re_path(
+        r"^activations/(?P<activation_id>[^/]+)/finalize/?$",
+        ActivationFinalizeView.as_view(),
+        name="api-activation-finalize",
+    ),
+    re_path(
+        r"^activations/(?P<activation_id>[^/]+)/report/reasons/?$",
+        ActivationReportReasonsView.as_view(),
+        name="api-activation-report-reasons",
+    ),
+    re_path(
+        r"^activations/(?P<activation_id>[^/]+)/report/?$", ActivationReportView.as_view(), name="api-activation-report"
     ),
     re_path(r"^price/?$", PriceView.as_view(), name="api-price"),
     re_path(r"^services/?$", ServicesView.as_view(), name="api-services"),

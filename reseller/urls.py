@@ -3,6 +3,7 @@ from django.http import JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from activations.webhooks import platfone_webhook
 from catalog.api import CountriesPhpView, ServicesPhpView
 from reseller.router import api_not_found, index_php
 
@@ -21,5 +22,6 @@ urlpatterns = [
     re_path(r"^api/services\.php$", ServicesPhpView.as_view(), name="api-services-php"),
     re_path(r"^api/countries\.php$", CountriesPhpView.as_view(), name="api-countries-php"),
     re_path(r"^api/", api_not_found),
+    path("webhooks/platfone/<slug:tenant_slug>/", platfone_webhook, name="platfone-webhook"),
     path("admin/", admin.site.urls),
 ]

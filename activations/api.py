@@ -1,0 +1,420 @@
+"""The documented activation endpoints: list, create, get, poll, cancel."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+
+from activations import errors, selectors, services
+from activations.models import Activation
+from reseller import errors as api_errors
+from reseller.api import KeyedApiView, ok
+from reseller.serializers import ErrorSerializer, envelope
+from wallet.services import InsufficientBalance
+
+SERVICE_ID_RE = r"^[A-Za-z0-9_-]{1,30}$"
+COUNTRY_ID_RE = r"^[A-Za-z0-9_-]{2,9}$"
+IDEMPOTENCY_KEY_RE = r"^[\x21-\x7e]{1,100}$"
+
+ERROR_STATUS = {
+    errors.ActiveLimitReached: 429,
+    errors.MaxPriceTooLow: 409,
+    errors.NoNumbers: 409,
+    errors.UnknownServiceOrCountry: 404,
+    errors.UpstreamDown: 503,
+    errors.OrderInProgress: 409,
+    errors.NotCancelable: 409,
+    errors.NotCancelableYet: 409,
+}
+
+
+def api_error(exc: Exception) -> api_errors.ApiError:
+    if isinstance(exc, InsufficientBalance):
+        return api_errors.InsufficientBalance(
+            f"Your available balance is {exc.available_cents} cents; this order needs {exc.required_cents}.",
+            balance_cents=exc.balance_cents,
+            required_cents=exc.required_cents,
+        )
+    extra = {k: v for k, v in exc.extra.items() if v is not None}
+    headers = {"Retry-After": str(extra.pop("retry_after"))} if "retry_after" in extra else {}
+    return api_errors.ApiError(exc.message, code=exc.code, status=ERROR_STATUS[type(exc)], headers=headers, **extra)
+
+
+def _ts(value) -> int | None:
+    return None if value is None else int(value.timestamp())
+
+
+def _activation_summary(activation: Activation) -> dict:
+    return {
+        "id": activation.pk,
+        "activation_id": activation.upstream_id,
+        "phone": activation.phone,
+        "country_id": activation.country_id,
+        "service_id": activation.service_id,
+        "price_cents": activation.price_cents,
+        "sell_price_cents": activation.sell_price_cents,
+    }
+
+
+def _activation_detail(activation: Activation) -> dict:
+    return {
+        **_activation_summary(activation),
+        "sms_status": activation.sms_status,
+        "activation_status": activation.activation_status,
+        "billing_status": activation.billing_status,
+        "sms_code": activation.sms_code,
+        "sms_text": activation.sms_text,
+        "expire_at": _ts(activation.expire_at),
+        "is_retriable": activation.is_retriable,
+    }
+
+
+class ActivationSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Our id: use it in activations/{id}.")
+    activation_id = serializers.CharField(help_text="The supplier's activation id.")
+    phone = serializers.CharField(help_text="E.164 with a leading +.")
+    country_id = serializers.CharField()
+    service_id = serializers.CharField()
+    price_cents = serializers.IntegerField(help_text="Supplier (Platfone) cost.")
+    sell_price_cents = serializers.IntegerField(help_text="What you pay when the SMS arrives.")
+
+
+class ActivationListItemSerializer(ActivationSummarySerializer):
+    sms_status = serializers.CharField()
+    activation_status = serializers.CharField()
+    created_at = serializers.DateTimeField(format="%Y-%m-%d %H:%M:%S", help_text="UTC")
+
+
+class ActivationDetailSerializer(ActivationSummarySerializer):
+    sms_status = serializers.CharField(help_text="smsRequested, smsReceived, retryRequested, retryReceived")
+    activation_status = serializers.CharField(help_text="active, finalized, expired, canceled")
+    billing_status = serializers.CharField(help_text="held, billed, released, refunded (your side of the money)")
+    sms_code = serializers.CharField(allow_null=True)
+    sms_text = serializers.CharField(allow_null=True)
+    expire_at = serializers.IntegerField(allow_null=True, help_text="Unix seconds")
+    is_retriable = serializers.BooleanField()
+
+
+class PollSerializer(serializers.Serializer):
+    phone = serializers.CharField()
+    sms_status = serializers.CharField()
+    activation_status = serializers.CharField()
+    sms_code = serializers.CharField(allow_null=True)
+    sms_text = serializers.CharField(allow_null=True)
+    expired = serializers.BooleanField(help_text="True once expire_at has passed, even before the supplier says so.")
+
+
+class ActivationPageSerializer(serializers.Serializer):
+    activations = ActivationListItemSerializer(many=True)
+    page = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class CancelResultSerializer(serializers.Serializer):
+    result = serializers.CharField(default="canceled")
+
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="invalid_params"),
+    401: OpenApiResponse(ErrorSerializer, description="invalid_key"),
+    404: OpenApiResponse(ErrorSerializer, description="not_found"),
+    429: OpenApiResponse(ErrorSerializer, description="rate_limit"),
+}
+ID_PARAMETER = OpenApiParameter("activation_id", str, OpenApiParameter.PATH, description="Our activation id.")
+
+
+class ActivationsView(KeyedApiView):
+    class ListInput(serializers.Serializer):
+        page = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+        limit = serializers.IntegerField(min_value=1, max_value=50, default=20)
+
+    class CreateInput(serializers.Serializer):
+        service_id = serializers.RegexField(SERVICE_ID_RE, max_length=30)
+        country_id = serializers.RegexField(COUNTRY_ID_RE, max_length=9)
+        max_price = serializers.IntegerField(min_value=1, max_value=10000, required=False, allow_null=True)
+
+    @extend_schema(
+        operation_id="activations_list",
+        summary="List your activations, most recent first",
+        parameters=[ListInput],
+        responses={200: envelope("ActivationList", ActivationPageSerializer), **ERRORS},
+    )
+    def get(self, request):
+        params = self.ListInput(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page, limit = params.validated_data["page"], params.validated_data["limit"]
+        items, total = selectors.activations_for_user(user=request.user, page=page, limit=limit)
+        data = {
+            "activations": [
+                {
+                    **_activation_summary(a),
+                    "sms_status": a.sms_status,
+                    "activation_status": a.activation_status,
+                    "created_at": a.created_at,
+                }
+                for a in items
+            ],
+            "page": page,
+            "limit": limit,
+            "total": total,
+        }
+        return ok(ActivationPageSerializer(data).data)
+
+    @extend_schema(
+        operation_id="activations_create",
+        summary="Order a number (you are charged only when the SMS arrives)",
+        request=CreateInput,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Repeat a POST safely: the same key from the same user within 24 h returns the first "
+                "result and orders nothing new. 1-100 printable ASCII characters.",
+            )
+        ],
+        responses={
+            200: envelope("ActivationCreated", ActivationSummarySerializer),
+            402: OpenApiResponse(ErrorSerializer, description="insufficient_balance (+ balance_cents, required_cents)"),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="max_price_exceeded (+ suggested_cents), no_numbers, order_in_progress",
+            ),
+            503: OpenApiResponse(ErrorSerializer, description="upstream_unavailable: nothing was charged"),
+            **ERRORS,
+        },
+    )
+    def post(self, request):
+        params = self.CreateInput(data=request.data)
+        params.is_valid(raise_exception=True)
+        idempotency_key = request.headers.get("Idempotency-Key")
+        if idempotency_key is not None and not re.fullmatch(IDEMPOTENCY_KEY_RE, idempotency_key):
+            raise api_errors.InvalidParams("Idempotency-Key must be 1-100 printable ASCII characters.")
+        try:
+            activation = services.activation_create(
+                user=request.user,
+                service_id=params.validated_data["service_id"],
+                country_id=params.validated_data["country_id"],
+                max_price_cents=params.validated_data.get("max_price"),
+                idempotency_key=idempotency_key,
+            )
+        except (errors.ActivationError, InsufficientBalance) as exc:
+            raise api_error(exc) from exc
+        return ok(ActivationSummarySerializer(_activation_summary(activation)).data)
+
+
+class _OneActivationView(KeyedApiView):
+    def get_activation(self, request, activation_id) -> Activation:
+        activation = selectors.activation_get_for_user(user=request.user, activation_id=activation_id)
+        if activation is None:
+            raise api_errors.NotFound("Activation not found.")
+        return activation
+
+
+class ActivationDetailView(_OneActivationView):
+    @extend_schema(
+        operation_id="activations_get",
+        summary="Get one activation (synced from the supplier first)",
+        parameters=[ID_PARAMETER],
+        responses={200: envelope("Activation", ActivationDetailSerializer), **ERRORS},
+    )
+    def get(self, request, activation_id):
+        activation = self.get_activation(request, activation_id)
+        activation = services.activation_refresh(activation=activation, actor=f"user:{request.user.pk}")
+        return ok(ActivationDetailSerializer(_activation_detail(activation)).data)
+
+
+class ActivationPollView(_OneActivationView):
+    @extend_schema(
+        operation_id="activations_poll",
+        summary="Poll an activation for its SMS (you are charged once when it arrives)",
+        parameters=[ID_PARAMETER],
+        responses={200: envelope("Poll", PollSerializer), **ERRORS},
+    )
+    def get(self, request, activation_id):
+        activation = self.get_activation(request, activation_id)
+        activation = services.activation_refresh(activation=activation, actor=f"user:{request.user.pk}")
+        data = {
+            "phone": activation.phone,
+            "sms_status": activation.sms_status,
+            "activation_status": activation.activation_status,
+            "sms_code": activation.sms_code,
+            "sms_text": activation.sms_text,
+            "expired": activation.activation_status == "expired" or activation.is_past_expiry(timezone.now()),
+        }
+        return ok(PollSerializer(data).data)
+
+
+class ActivationCancelView(_OneActivationView):
+    @extend_schema(
+        operation_id="activations_cancel",
+        summary="Cancel an activation (refunded if you were already charged)",
+        request=None,
+        parameters=[ID_PARAMETER],
+        responses={
+            200: envelope("CancelResult", CancelResultSerializer),
+            409: OpenApiResponse(
+                ErrorSerializer, description="not_cancelable, not_cancelable_yet (+ cancelable_at), order_in_progress"
+            ),
+            503: OpenApiResponse(ErrorSerializer, description="upstream_unavailable"),
+            **ERRORS,
+        },
+    )
+    def post(self, request, activation_id):
+        activation = self.get_activation(request, activation_id)
+        try:
+            services.activation_cancel(activation=activation, actor=f"user:{request.user.pk}")
+        except errors.ActivationError as exc:
+            raise api_error(exc) from exc
+        return ok({"result": "canceled"})
+
+
+ERROR_STATUS.update({errors.NotRetriable: 409, errors.NotFinalizable: 409, errors.NotReportable: 409})
+
+EVIDENCE_MAX_BYTES = 5 * 1024 * 1024
+# Magic numbers of the evidence types the upstream accepts: jpg, png, webp, zip, pdf, mp4.
+EVIDENCE_SIGNATURES = {
+    "jpg": lambda b: b.startswith(b"\xff\xd8\xff"),
+    "png": lambda b: b.startswith(b"\x89PNG\r\n\x1a\n"),
+    "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
+    "zip": lambda b: b.startswith(b"PK\x03\x04"),
+    "pdf": lambda b: b.startswith(b"%PDF-"),
+    "mp4": lambda b: b[4:8] == b"ftyp",
+}
+
+
+def evidence_type(head: bytes) -> str | None:
+    return next((name for name, matches in EVIDENCE_SIGNATURES.items() if matches(head)), None)
+
+
+class ActivationActionView(_OneActivationView):
+    """POST activations/{id}/<action>: retry or finalize, answering the activation's new state."""
+
+    action: str = ""
+
+    def post(self, request, activation_id):
+        activation = self.get_activation(request, activation_id)
+        service = {"retry": services.activation_retry, "finalize": services.activation_finalize}[self.action]
+        try:
+            activation = service(activation=activation, actor=f"user:{request.user.pk}")
+        except errors.ActivationError as exc:
+            raise api_error(exc) from exc
+        return ok(ActivationDetailSerializer(_activation_detail(activation)).data)
+
+
+ACTION_ERRORS = {
+    409: OpenApiResponse(ErrorSerializer, description="not_retriable / not_finalizable / order_in_progress"),
+    503: OpenApiResponse(ErrorSerializer, description="upstream_unavailable"),
+    **ERRORS,
+}
+
+
+class ActivationRetryView(ActivationActionView):
+    action = "retry"
+
+    @extend_schema(
+        operation_id="activations_retry",
+        summary="Request another SMS on the same number (free; when is_retriable)",
+        request=None,
+        parameters=[ID_PARAMETER],
+        responses={200: envelope("ActivationRetried", ActivationDetailSerializer), **ACTION_ERRORS},
+    )
+    def post(self, request, activation_id):
+        return super().post(request, activation_id)
+
+
+class ActivationFinalizeView(ActivationActionView):
+    action = "finalize"
+
+    @extend_schema(
+        operation_id="activations_finalize",
+        summary="Finalize an activation whose SMS arrived (no more SMS; frees the number)",
+        request=None,
+        parameters=[ID_PARAMETER],
+        responses={200: envelope("ActivationFinalized", ActivationDetailSerializer), **ACTION_ERRORS},
+    )
+    def post(self, request, activation_id):
+        return super().post(request, activation_id)
+
+
+class ReportReasonSerializer(serializers.Serializer):
+    reason_id = serializers.IntegerField()
+    reason_name = serializers.CharField()
+    evidence_required = serializers.BooleanField()
+
+
+class ReportReasonsSerializer(serializers.Serializer):
+    reasons = ReportReasonSerializer(many=True)
+
+
+class ReportResultSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="accepted or declined")
+    decline_id = serializers.IntegerField(allow_null=True, help_text="1: try another number, 2: retry the same number")
+
+
+class ActivationReportReasonsView(_OneActivationView):
+    @extend_schema(
+        operation_id="activations_report_reasons",
+        summary="Reasons a report can be filed for, given the activation's state",
+        parameters=[ID_PARAMETER],
+        responses={200: envelope("ReportReasons", ReportReasonsSerializer), **ACTION_ERRORS},
+    )
+    def get(self, request, activation_id):
+        activation = self.get_activation(request, activation_id)
+        try:
+            reasons = services.activation_report_reasons(activation=activation)
+        except errors.ActivationError as exc:
+            raise api_error(exc) from exc
+        data = {"reasons": [dataclasses.asdict(reason) for reason in reasons]}
+        return ok(ReportReasonsSerializer(data).data)
+
+
+class ActivationReportView(_OneActivationView):
+    class ReportInput(serializers.Serializer):
+        reason_id = serializers.IntegerField(min_value=1, max_value=1000)
+        message = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+        evidence = serializers.FileField(required=False, allow_empty_file=False, max_length=200)
+
+        def validate_evidence(self, upload):
+            if upload.size > EVIDENCE_MAX_BYTES:
+                raise serializers.ValidationError("The evidence file is larger than 5 MB.")
+            head = upload.read(16)
+            upload.seek(0)
+            if evidence_type(head) is None:
+                raise serializers.ValidationError("Evidence must be a jpg, png, webp, zip, pdf or mp4 file.")
+            return upload
+
+    @extend_schema(
+        operation_id="activations_report",
+        summary="Report a problem with an activation (an approved report refunds you once)",
+        request={"multipart/form-data": ReportInput, "application/json": ReportInput},
+        parameters=[ID_PARAMETER],
+        responses={
+            200: envelope("ReportFiled", ReportResultSerializer),
+            409: OpenApiResponse(ErrorSerializer, description="not_reportable"),
+            503: OpenApiResponse(ErrorSerializer, description="upstream_unavailable"),
+            **ERRORS,
+        },
+    )
+    def post(self, request, activation_id):
+        activation = self.get_activation(request, activation_id)
+        params = self.ReportInput(data=request.data)
+        params.is_valid(raise_exception=True)
+        upload = params.validated_data.get("evidence")
+        try:
+            result = services.activation_report(
+                activation=activation,
+                reason_id=params.validated_data["reason_id"],
+                message=params.validated_data.get("message") or None,
+                evidence=upload.read() if upload else None,
+                actor=f"user:{request.user.pk}",
+            )
+        except errors.ActivationError as exc:
+            raise api_error(exc) from exc
+        return ok(ReportResultSerializer({"status": result.status, "decline_id": result.decline_id}).data)

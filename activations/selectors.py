@@ -1,0 +1,67 @@
+"""Reads of activations, always scoped to the requesting user (and so to their tenant)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from activations.models import Activation
+
+VISIBLE_ORDER_STATUSES = (Activation.OrderStatus.PLACED,)
+
+# Ids beyond a 64-bit integer cannot exist; refusing them early keeps the database out of it.
+MAX_ID = 2**63 - 1
+
+
+def activation_get_for_user(*, user, activation_id: str | int) -> Activation | None:
+    """The user's activation with that id, or None (also for another user's or another tenant's)."""
+    try:
+        pk = int(str(activation_id))
+    except ValueError:
+        return None
+    if not 0 < pk <= MAX_ID or str(activation_id) != str(pk):
+        return None
+    return (
+        Activation.objects.select_related("tenant", "user")
+        .filter(pk=pk, user=user, tenant_id=user.tenant_id, order_status__in=VISIBLE_ORDER_STATUSES)
+        .first()
+    )
+
+
+def activations_for_user(*, user, page: int, limit: int) -> tuple[list[Activation], int]:
+    """One page of the user's activations, most recent first, and the total count."""
+    queryset = Activation.objects.filter(user=user, tenant_id=user.tenant_id, order_status__in=VISIBLE_ORDER_STATUSES)
+    total = queryset.count()
+    offset = (page - 1) * limit
+    return list(queryset.order_by("-created_at", "-id")[offset : offset + limit]), total
+
+
+def open_activation_count(*, user) -> int:
+    return Activation.objects.filter(
+        user=user, order_status__in=["ordering", "placed"], activation_status__in=["", "active"]
+    ).count()
+
+
+SUCCESS_RATE_WINDOW_HOURS = 24
+SUCCESS_RATE_MIN_ORDERS = 10
+
+
+def user_success_rate(*, user, now=None) -> tuple[int, int]:
+    """(finished orders, of which an SMS arrived) over the last 24 h: the user's share of the upstream
+    account's success rate. Orders still waiting for their SMS do not count either way."""
+    since = (now or timezone.now()) - timedelta(hours=SUCCESS_RATE_WINDOW_HOURS)
+    counts = Activation.objects.filter(
+        user=user, order_status=Activation.OrderStatus.PLACED, created_at__gte=since
+    ).aggregate(
+        finished=Count("id", filter=Q(sms_received_at__isnull=False) | ~Q(activation_status="active")),
+        succeeded=Count("id", filter=Q(sms_received_at__isnull=False)),
+    )
+    return counts["finished"], counts["succeeded"]
+
+
+def user_below_success_floor(*, user) -> bool:
+    finished, succeeded = user_success_rate(user=user)
+    floor = user.tenant.min_user_success_rate_percent
+    return finished >= SUCCESS_RATE_MIN_ORDERS and succeeded * 100 < finished * floor

@@ -1,0 +1,210 @@
+"""What can be done to an activation after ordering it: cancel, retry, finalize, report."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from activations import errors
+from activations.models import Activation
+from activations.services.settlement import Outcome, apply_upstream_state, record_event
+from catalog.upstream import client_for_tenant
+from platfone import errors as upstream
+from platfone.types import Activation as Snapshot
+from platfone.types import ReportReason, ReportResult
+
+logger = logging.getLogger(__name__)
+
+
+def activation_cancel(*, activation: Activation, actor: str) -> Activation:
+    """Cancel for the user. Before an SMS: cancel upstream and release the hold. After an SMS (charged):
+    refund once when the tenant allows it, and finalize upstream to free the slot. Canceling again is
+    harmless. Raises ``NotCancelable`` / ``NotCancelableYet`` / ``OrderInProgress`` / ``UpstreamDown``.
+    """
+    if activation.order_status == Activation.OrderStatus.ORDERING:
+        raise errors.OrderInProgress("The order is still being placed; try again in a moment.")
+    if activation.order_status != Activation.OrderStatus.PLACED:
+        return activation  # failed or lost orders never held money past their failure
+    if activation.billing_status in {Activation.BillingStatus.RELEASED, Activation.BillingStatus.REFUNDED}:
+        return activation
+    if activation.activation_status == "canceled":
+        return activation
+
+    client = client_for_tenant(activation.tenant)
+    if not activation.sms_received and activation.activation_status == "active":
+        now = timezone.now()
+        if activation.cancelable_after is None:
+            raise errors.NotCancelable("This number cannot be canceled; it is released when it expires.")
+        if now < activation.cancelable_after:
+            raise errors.NotCancelableYet(
+                "This number cannot be canceled yet.", cancelable_at=int(activation.cancelable_after.timestamp())
+            )
+        try:
+            client.cancel_activation(activation.upstream_id)
+            canceled_upstream = True
+        except upstream.BadRequest:
+            canceled_upstream = False  # refused: most likely the SMS just arrived; a fresh snapshot tells
+        except upstream.PlatfoneError as exc:
+            raise errors.UpstreamDown("Our number supplier did not confirm the cancel; try again shortly.") from exc
+        activation = _sync_now(activation, client=client, actor=actor, canceled_upstream=canceled_upstream)
+        if not activation.sms_received:
+            return activation
+
+    if activation.sms_received:
+        if not activation.tenant.refund_on_cancel_after_sms:
+            raise errors.NotCancelable("The SMS has already arrived; this activation can no longer be canceled.")
+        activation = apply_upstream_state(activation, None, actor=actor, outcome=Outcome(cancel_requested=True))
+        if activation.activation_status == "active":
+            from activations.tasks import finalize  # the task module imports these services
+
+            # Free the upstream slot in the background: the user's refund does not wait for the upstream.
+            transaction.on_commit(lambda: finalize.delay(activation.pk), robust=True)
+        return activation
+    return activation
+
+
+def _sync_now(activation: Activation, *, client, actor: str, canceled_upstream: bool) -> Activation:
+    try:
+        snapshot = client.get_activation(activation.upstream_id)
+    except upstream.PlatfoneError as exc:
+        if not canceled_upstream:
+            raise errors.UpstreamDown("Our number supplier did not confirm the cancel; try again shortly.") from exc
+        # The upstream accepted the cancel but we could not read it back: record what we know happened.
+        synthetic = Snapshot(
+            **{
+                **_snapshot_fields(activation),
+                "activation_status": "canceled",
+                "billing_status": "released",
+                "updated_at": max(activation.upstream_updated_at or 0, int(timezone.now().timestamp())),
+            }
+        )
+        return apply_upstream_state(activation, synthetic, actor=actor)
+    return apply_upstream_state(activation, snapshot, actor=actor)
+
+
+def _snapshot_fields(activation: Activation) -> dict:
+    def ts(value):
+        return None if value is None else int(value.timestamp())
+
+    return {
+        "activation_id": activation.upstream_id,
+        "price": activation.price_cents or 0,
+        "phone": activation.phone.lstrip("+"),
+        "country_id": activation.country_id,
+        "service_id": activation.service_id,
+        "sms_status": activation.sms_status,
+        "activation_status": activation.activation_status,
+        "billing_status": activation.upstream_billing_status,
+        "report_status": activation.report_status,
+        "sms_code": activation.sms_code,
+        "sms_text": activation.sms_text,
+        "expire_at": ts(activation.expire_at) or 0,
+        "updated_at": activation.upstream_updated_at or 0,
+        "created_at": ts(activation.created_at) or 0,
+        "is_retriable": activation.is_retriable,
+        "cancelable_after": ts(activation.cancelable_after),
+    }
+
+
+def _require_placed(activation: Activation) -> None:
+    if activation.order_status != Activation.OrderStatus.PLACED or not activation.upstream_id:
+        raise errors.OrderInProgress("The order is still being placed; try again in a moment.")
+
+
+def _after_action(activation: Activation, *, client, actor: str) -> Activation:
+    """Read the activation back after an action the upstream accepted, and apply it."""
+    try:
+        snapshot = client.get_activation(activation.upstream_id)
+    except upstream.PlatfoneError:
+        Activation.objects.filter(pk=activation.pk).update(last_synced_at=None)  # the next read syncs
+        return Activation.objects.get(pk=activation.pk)
+    return apply_upstream_state(activation, snapshot, actor=actor)
+
+
+def activation_retry(*, activation: Activation, actor: str) -> Activation:
+    """Ask for another SMS on the same number (free: the first SMS was the billed one).
+
+    Allowed when the upstream allows it: ``is_retriable``, an SMS received, and the activation active.
+    Raises ``NotRetriable`` / ``UpstreamDown``.
+    """
+    _require_placed(activation)
+    if not (
+        activation.is_retriable
+        and activation.activation_status == "active"
+        and activation.sms_status in {"smsReceived", "retryReceived"}
+    ):
+        raise errors.NotRetriable(
+            "Another SMS can be requested only for an active, retriable activation after its SMS arrived."
+        )
+    client = client_for_tenant(activation.tenant)
+    try:
+        client.retry_activation(activation.upstream_id)
+    except upstream.BadRequest as exc:
+        raise errors.NotRetriable("The supplier refused another SMS for this number.") from exc
+    except upstream.PlatfoneError as exc:
+        raise errors.UpstreamDown("Our number supplier did not answer; try again shortly.") from exc
+    return _after_action(activation, client=client, actor=actor)
+
+
+def activation_finalize(*, activation: Activation, actor: str) -> Activation:
+    """Close the activation upstream (no more SMS), freeing one of the account's 20 active slots.
+
+    Allowed once the SMS arrived (and so was charged). Finalizing a finalized activation is harmless.
+    Raises ``NotFinalizable`` / ``UpstreamDown``.
+    """
+    _require_placed(activation)
+    if activation.activation_status == "finalized":
+        return activation
+    if activation.activation_status != "active" or not activation.sms_received:
+        raise errors.NotFinalizable("Only an active activation whose SMS arrived can be finalized.")
+    client = client_for_tenant(activation.tenant)
+    try:
+        client.finalize_activation(activation.upstream_id)
+    except upstream.BadRequest as exc:
+        refreshed = _after_action(activation, client=client, actor=actor)
+        if refreshed.activation_status == "finalized":
+            return refreshed
+        raise errors.NotFinalizable("The supplier refused to finalize this activation.") from exc
+    except upstream.PlatfoneError as exc:
+        raise errors.UpstreamDown("Our number supplier did not answer; try again shortly.") from exc
+    return _after_action(activation, client=client, actor=actor)
+
+
+def activation_report_reasons(*, activation: Activation) -> list[ReportReason]:
+    """The reasons a report can be filed for now (they depend on the activation's state upstream)."""
+    _require_placed(activation)
+    try:
+        return client_for_tenant(activation.tenant).report_reasons(activation.upstream_id)
+    except upstream.NotFound as exc:
+        raise errors.NotReportable("This activation cannot be reported.") from exc
+    except upstream.PlatfoneError as exc:
+        raise errors.UpstreamDown("Our number supplier did not answer; try again shortly.") from exc
+
+
+def activation_report(
+    *, activation: Activation, reason_id: int, message: str | None, evidence: bytes | None, actor: str
+) -> ReportResult:
+    """File the activation's one report with the upstream. An approved report refunds the user once,
+    when it is seen (webhook, poll or the background sync) — through ``apply_upstream_state``."""
+    _require_placed(activation)
+    client = client_for_tenant(activation.tenant)
+    try:
+        result = client.create_report(activation.upstream_id, reason_id=reason_id, message=message, evidence=evidence)
+    except (upstream.BadRequest, upstream.NotFound) as exc:
+        raise errors.NotReportable(
+            f"The supplier refused the report: {exc.error_message or 'invalid reason or report already filed'}."
+        ) from exc
+    except upstream.PlatfoneError as exc:
+        raise errors.UpstreamDown("Our number supplier did not answer; try again shortly.") from exc
+    record_event(
+        activation.pk,
+        actor=actor,
+        kind="reported",
+        reason_id=reason_id,
+        status=result.status,
+        decline_id=result.decline_id,
+    )
+    _after_action(activation, client=client, actor=actor)
+    return result

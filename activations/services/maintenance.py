@@ -1,0 +1,68 @@
+"""Background upkeep the beat runs: expire what is overdue, finalize what is done."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import Tenant
+from activations import errors
+from activations.models import Activation
+from activations.services.actions import activation_finalize
+from activations.services.sync import activation_refresh
+from platfone import errors as upstream
+
+logger = logging.getLogger(__name__)
+
+
+def expire_overdue_activations(*, tenant: Tenant, limit: int = 200) -> int:
+    """Settle activations past ``expire_at`` without an SMS, so holds are released even if nobody polls.
+
+    Each is synced (the upstream confirms the expiry) or, when the upstream cannot answer, expired locally
+    after the grace period — both through ``activation_refresh``. Returns how many were looked at.
+    """
+    now = timezone.now()
+    overdue = (
+        Activation.objects.filter(
+            tenant=tenant,
+            order_status=Activation.OrderStatus.PLACED,
+            activation_status="active",
+            billing_status=Activation.BillingStatus.HELD,
+            expire_at__lte=now,
+        )
+        .select_related("tenant")
+        .order_by("expire_at")[:limit]
+    )
+    count = 0
+    for activation in overdue:
+        activation_refresh(activation=activation, actor="task:expire", polled=False)
+        count += 1
+    return count
+
+
+def finalize_due_activations(*, tenant: Tenant, limit: int = 50) -> int:
+    """Finalize activations whose SMS arrived longer ago than the tenant's delay: frees upstream slots
+    (20 active at most) and ends billing disputes. Returns how many were finalized."""
+    cutoff = timezone.now() - timedelta(seconds=tenant.finalize_after_sms_seconds)
+    due = (
+        Activation.objects.filter(
+            tenant=tenant,
+            order_status=Activation.OrderStatus.PLACED,
+            activation_status="active",
+            sms_received_at__lte=cutoff,
+        )
+        .select_related("tenant")
+        .order_by(F("sms_received_at").asc())[:limit]
+    )
+    finalized = 0
+    for activation in due:
+        try:
+            activation_finalize(activation=activation, actor="task:finalize")
+        except (errors.ActivationError, upstream.PlatfoneError) as exc:
+            logger.info("activation %s: finalize postponed (%r)", activation.pk, exc)
+            continue
+        finalized += 1
+    return finalized

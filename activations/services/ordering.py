@@ -1,0 +1,237 @@
+"""Ordering a number: quote, hold, order upstream (with the 409 MaxPriceExceeded continuation), record."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from activations import errors, selectors
+from activations.models import Activation
+from activations.services.settlement import Outcome, apply_upstream_state, record_event, settlement_key
+from catalog import errors as catalog_errors
+from catalog import services as catalog
+from catalog.upstream import client_for_tenant
+from platfone import errors as upstream
+from wallet import services as wallet
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+def activation_create(
+    *,
+    user: User,
+    service_id: str,
+    country_id: str,
+    max_price_cents: int | None = None,
+    idempotency_key: str | None = None,
+) -> Activation:
+    """Order a number for ``user``: hold the sell price, order upstream, record the result.
+
+    Guarantees: the hold is placed before the upstream call and released on every failure; the user's
+    cap on active activations and the balance are checked under the wallet's row lock, so concurrent
+    orders of one user cannot overspend or exceed the cap; with an ``idempotency_key`` the same user
+    gets the first result back for 24 h and nothing new is ordered. A call whose outcome the upstream
+    never told us (timeout, 5xx, garbage) is kept as ``lost`` for reconciliation and its hold released.
+    Raises ``activations.errors.*`` and ``wallet.services.InsufficientBalance``.
+    """
+    tenant = user.tenant
+    if idempotency_key:
+        existing = _replay(user=user, idempotency_key=idempotency_key)
+        if existing is not None:
+            return existing
+
+    quote = _quote(tenant=tenant, service_id=service_id, country_id=country_id)
+    max_sell = max_price_cents if max_price_cents is not None else quote.sell_price_cents
+    hold_amount = min(max_sell, quote.sell_price_cents)
+    if max_sell >= quote.sell_price_cents:
+        upstream_max = quote.backend_cents
+    else:
+        upstream_max = catalog.max_backend_for_sell(
+            tenant=tenant, service_id=service_id, country_id=country_id, max_sell_cents=max_sell
+        )
+        if upstream_max is None:
+            raise errors.MaxPriceTooLow(
+                "max_price is below the lowest price we sell this number for.", suggested_cents=quote.sell_price_cents
+            )
+
+    try:
+        activation = _open_order(
+            user=user,
+            service_id=service_id,
+            country_id=country_id,
+            sell_cents=hold_amount,
+            max_sell=max_sell,
+            idempotency_key=idempotency_key,
+        )
+    except IntegrityError:
+        # The same Idempotency-Key won a concurrent race: hand back the winner's result.
+        existing = _replay(user=user, idempotency_key=idempotency_key)
+        if existing is None:
+            raise
+        return existing
+
+    return _order_upstream(activation, quote=quote, upstream_max=upstream_max, max_sell=max_sell)
+
+
+def _replay(*, user: User, idempotency_key: str) -> Activation | None:
+    existing = Activation.objects.filter(user=user, idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    if timezone.now() - existing.created_at > IDEMPOTENCY_WINDOW:
+        # An expired key may be used again: detach it from the old order.
+        Activation.objects.filter(pk=existing.pk).update(idempotency_key=None)
+        return None
+    if existing.order_status == Activation.OrderStatus.ORDERING:
+        raise errors.OrderInProgress("An order with this Idempotency-Key is still being placed; try again shortly.")
+    return existing
+
+
+def _quote(*, tenant, service_id: str, country_id: str) -> catalog.PriceQuote:
+    try:
+        return catalog.price_quote(tenant=tenant, service_id=service_id, country_id=country_id)
+    except catalog_errors.NoNumbers as exc:
+        raise errors.NoNumbers("No numbers are available for this service and country right now.") from exc
+    except catalog_errors.UnknownServiceOrCountry as exc:
+        raise errors.UnknownServiceOrCountry("Unknown service_id or country_id.") from exc
+    except catalog_errors.PriceUnavailable as exc:
+        raise errors.UpstreamDown("Prices are unavailable right now; try again shortly.") from exc
+
+
+@transaction.atomic
+def _open_order(
+    *, user: User, service_id: str, country_id: str, sell_cents: int, max_sell: int, idempotency_key: str | None
+) -> Activation:
+    activation = Activation.objects.create(
+        tenant=user.tenant,
+        user=user,
+        idempotency_key=idempotency_key or None,
+        service_id=service_id,
+        country_id=country_id,
+        sell_price_cents=sell_cents,
+        max_price_cents=max_sell,
+    )
+    # place_hold locks the user's wallet row until commit: concurrent orders of this user queue up here,
+    # so the cap below is counted with every earlier order of the user already visible.
+    hold = wallet.place_hold(
+        user=user,
+        amount_cents=sell_cents,
+        idempotency_key=settlement_key(activation.pk, f"hold:{sell_cents}"),
+        activation_id=activation.pk,
+        description=f"Order {service_id} {country_id} #{activation.pk}",
+    )
+    open_orders = selectors.open_activation_count(user=user) - 1  # without this order
+    cap = user.tenant.max_active_activations_per_user
+    if selectors.user_below_success_floor(user=user):
+        # Ordering and abandoning many numbers drags the shared upstream account towards its 7 % block.
+        cap = 1
+    if open_orders >= cap:
+        raise errors.ActiveLimitReached(
+            f"You already have {open_orders} active activations (the limit is {cap}). "
+            "Wait for them to finish or cancel one.",
+            limit=cap,
+        )
+    activation.hold_id = hold.pk
+    activation.save(update_fields=["hold_id"])
+    record_event(activation.pk, actor=f"user:{user.pk}", kind="ordered", sell_cents=sell_cents, max_sell=max_sell)
+    return activation
+
+
+def _order_upstream(activation: Activation, *, quote, upstream_max: int, max_sell: int) -> Activation:
+    actor = f"user:{activation.user_id}"
+    client = client_for_tenant(activation.tenant)
+    order = {"service_id": activation.service_id, "country_id": activation.country_id}
+    try:
+        try:
+            snapshot = client.create_activation(**order, max_price=upstream_max)
+        except upstream.MaxPriceExceeded as exc:
+            suggested_sell = catalog.sell_price(
+                tenant=activation.tenant,
+                service_id=activation.service_id,
+                country_id=activation.country_id,
+                backend_cents=exc.suggested_price,
+            )
+            if suggested_sell > max_sell:
+                _fail(activation, "max_price_exceeded", actor=actor)
+                raise errors.MaxPriceTooLow(
+                    "No number is available within your max_price right now.", suggested_cents=suggested_sell
+                ) from exc
+            _rehold(activation, amount=suggested_sell, actor=actor)
+            snapshot = client.create_activation(**order, max_price=exc.suggested_price, order_id=exc.order_id)
+    except wallet.InsufficientBalance:
+        _fail(activation, "insufficient_balance_on_reprice", actor=actor)
+        raise
+    except upstream.NoNumbersAvailable as exc:
+        _fail(activation, "no_numbers", actor=actor)
+        raise errors.NoNumbers("No numbers are available for this service and country right now.") from exc
+    except upstream.MaxPriceExceeded as exc:
+        _fail(activation, "max_price_exceeded", actor=actor)
+        suggested_sell = catalog.sell_price(
+            tenant=activation.tenant,
+            service_id=activation.service_id,
+            country_id=activation.country_id,
+            backend_cents=exc.suggested_price,
+        )
+        raise errors.MaxPriceTooLow(
+            "No number is available within your max_price right now.", suggested_cents=suggested_sell
+        ) from exc
+    except (upstream.NotFound, upstream.BadRequest) as exc:
+        _fail(activation, f"refused: {exc.error_name or exc.status}", actor=actor)
+        raise errors.UnknownServiceOrCountry("The supplier does not offer this service and country.") from exc
+    except upstream.UpstreamUnavailable as exc:
+        # The order may have reached the upstream: keep it for reconciliation, give the user their money back.
+        apply_upstream_state(activation, None, actor=actor, outcome=Outcome(order_status="lost", order_error=str(exc)))
+        raise errors.UpstreamDown(
+            "Our number supplier did not answer; nothing was charged. Try again shortly."
+        ) from exc
+    except upstream.PlatfoneError as exc:
+        # Rate limits, the 20-active cap, an account on hold, our own upstream balance: not the user's fault.
+        logger.error("activation %s: upstream refused the order: %r", activation.pk, exc)
+        _fail(activation, f"upstream: {exc.error_name or type(exc).__name__}", actor=actor)
+        raise errors.UpstreamDown(
+            "Our number supplier cannot take orders right now; nothing was charged. Try again shortly.",
+            retry_after=getattr(exc, "retry_after", None),
+        ) from exc
+
+    final_sell = (
+        quote.sell_price_cents
+        if snapshot.price <= quote.backend_cents and quote.sell_price_cents <= max_sell
+        else catalog.sell_price(
+            tenant=activation.tenant,
+            service_id=activation.service_id,
+            country_id=activation.country_id,
+            backend_cents=snapshot.price,
+        )
+    )
+    if final_sell != activation.sell_price_cents:
+        _rehold(activation, amount=min(final_sell, max_sell), actor=actor)
+    Activation.objects.filter(pk=activation.pk).update(price_cents=snapshot.price, last_synced_at=timezone.now())
+    return apply_upstream_state(activation, snapshot, actor=actor, outcome=Outcome(order_status="placed"))
+
+
+def _fail(activation: Activation, reason: str, *, actor: str) -> None:
+    apply_upstream_state(activation, None, actor=actor, outcome=Outcome(order_status="failed", order_error=reason))
+
+
+@transaction.atomic
+def _rehold(activation: Activation, *, amount: int, actor: str) -> None:
+    """Replace the order's hold by one of ``amount`` (the price moved). Raises InsufficientBalance."""
+    locked = Activation.objects.select_for_update().get(pk=activation.pk)
+    if locked.sell_price_cents == amount:
+        return
+    wallet.release_hold(hold_id=locked.hold_id)
+    hold = wallet.place_hold(
+        user=locked.user,
+        amount_cents=amount,
+        idempotency_key=settlement_key(locked.pk, f"hold:{amount}"),
+        activation_id=locked.pk,
+        description=f"Order #{locked.pk} repriced",
+    )
+    record_event(locked.pk, actor=actor, kind="repriced", old_cents=locked.sell_price_cents, new_cents=amount)
+    Activation.objects.filter(pk=locked.pk).update(hold_id=hold.pk, sell_price_cents=amount)
+    activation.hold_id, activation.sell_price_cents = hold.pk, amount

@@ -1,0 +1,200 @@
+"""Reconciliation: compare the upstream's activation history with ours and put every difference right.
+
+- An upstream activation we do not know is an order whose response was lost (we answered the user 503 and
+  released the hold). It must not keep billing the reseller: it is canceled upstream when it can be,
+  finalized when an SMS already billed it, and recorded for operators either way. If one of our ``lost``
+  orders matches it (same service and country, created within minutes), that order is closed with it.
+- Our ``lost`` orders that the upstream does not have, once the history reaches back past them, never
+  reached it: they are closed as failed.
+- Every known activation in the history is applied through ``apply_upstream_state`` (a free sync), and
+  billing that still disagrees afterwards is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Tenant
+from activations.models import Activation, ReconciliationIssue, UpstreamAccountStatus
+from activations.services.settlement import Outcome, apply_upstream_state
+from catalog.upstream import client_for_tenant
+from platfone import errors as upstream
+from platfone.types import Activation as Snapshot
+
+logger = logging.getLogger(__name__)
+
+HISTORY_PAGE_SIZE = 50
+LOST_ORDER_MATCH_WINDOW = timedelta(minutes=5)
+ACTOR = "task:reconcile"
+
+
+@dataclass
+class ReconcileReport:
+    tenant: str
+    pages: int = 0
+    seen: int = 0
+    synced: int = 0
+    unknown: list[str] = field(default_factory=list)
+    lost_matched: list[int] = field(default_factory=list)
+    lost_failed: list[int] = field(default_factory=list)
+    mismatches: list[int] = field(default_factory=list)
+    complete: bool = False
+
+    def summary(self) -> str:
+        return (
+            f"{self.tenant}: {self.seen} upstream activations on {self.pages} page(s), {self.synced} synced, "
+            f"{len(self.unknown)} unknown handled, {len(self.lost_matched)} lost orders matched, "
+            f"{len(self.lost_failed)} lost orders closed, {len(self.mismatches)} billing mismatches"
+            + ("" if self.complete else " (history not fully read: upstream budget or error)")
+        )
+
+
+def reconcile_tenant(*, tenant: Tenant, max_pages: int = 5) -> ReconcileReport:
+    """Reconcile one tenant's upstream account (see the module docstring). Safe to run any time, twice."""
+    report = ReconcileReport(tenant=tenant.slug)
+    client = client_for_tenant(tenant)
+    oldest_seen: int | None = None
+    for page in range(1, max_pages + 1):
+        try:
+            history = client.activation_history(page=page, limit=HISTORY_PAGE_SIZE)
+        except upstream.PlatfoneError as exc:
+            logger.warning("reconcile %s: history page %s unavailable (%r)", tenant.slug, page, exc)
+            break
+        report.pages += 1
+        for snapshot in history.activations:
+            report.seen += 1
+            oldest_seen = snapshot.created_at if oldest_seen is None else min(oldest_seen, snapshot.created_at)
+            _reconcile_one(tenant, snapshot, client=client, report=report)
+        if page >= history.pages or not history.activations:
+            report.complete = True
+            break
+    _close_lost_orders(tenant, oldest_seen=oldest_seen, complete=report.complete, report=report)
+    UpstreamAccountStatus.objects.update_or_create(tenant=tenant, defaults={"last_reconciled_at": timezone.now()})
+    logger.info("reconcile %s", report.summary())
+    return report
+
+
+def _reconcile_one(tenant: Tenant, snapshot: Snapshot, *, client, report: ReconcileReport) -> None:
+    activation = Activation.objects.filter(tenant=tenant, upstream_id=snapshot.activation_id).first()
+    if activation is None:
+        activation = _match_lost_order(tenant, snapshot)
+        if activation is not None:
+            report.lost_matched.append(activation.pk)
+        _dispose_unknown(tenant, snapshot, activation=activation, client=client)
+        report.unknown.append(snapshot.activation_id)
+        return
+    activation = apply_upstream_state(activation, snapshot, actor=ACTOR)
+    report.synced += 1
+    if _billing_disagrees(activation, snapshot):
+        report.mismatches.append(activation.pk)
+        _issue(
+            tenant,
+            ReconciliationIssue.Kind.BILLING_MISMATCH,
+            snapshot.activation_id,
+            activation=activation,
+            detail={"ours": activation.billing_status, "upstream": snapshot.billing_status},
+            action="reported",
+        )
+
+
+def _billing_disagrees(activation: Activation, snapshot: Snapshot) -> bool:
+    ours, theirs = activation.billing_status, snapshot.billing_status
+    if theirs == "billed":
+        return ours not in {Activation.BillingStatus.BILLED, Activation.BillingStatus.REFUNDED}
+    if theirs in {"released", "refunded"}:
+        # A user refunded on cancel after the SMS is our decision, not a mismatch; a charge the upstream
+        # never billed is.
+        return ours == Activation.BillingStatus.BILLED
+    return False
+
+
+def _match_lost_order(tenant: Tenant, snapshot: Snapshot) -> Activation | None:
+    created = datetime.fromtimestamp(snapshot.created_at, tz=UTC)
+    candidates = Activation.objects.filter(
+        tenant=tenant,
+        order_status=Activation.OrderStatus.LOST,
+        upstream_id__isnull=True,
+        service_id=snapshot.service_id,
+        country_id=snapshot.country_id,
+        created_at__gte=created - LOST_ORDER_MATCH_WINDOW,
+        created_at__lte=created + LOST_ORDER_MATCH_WINDOW,
+    ).order_by("created_at")
+    for candidate in candidates:
+        try:
+            with transaction.atomic():
+                return apply_upstream_state(
+                    candidate,
+                    snapshot,
+                    actor=ACTOR,
+                    outcome=Outcome(order_status="failed", order_error="lost order found upstream and closed"),
+                )
+        except IntegrityError:
+            continue  # another run attached this upstream id first
+    return None
+
+
+def _dispose_unknown(tenant: Tenant, snapshot: Snapshot, *, activation: Activation | None, client) -> None:
+    now = int(timezone.now().timestamp())
+    action = "none needed"
+    if snapshot.activation_status == "active":
+        try:
+            if snapshot.sms_status == "smsRequested" and snapshot.can_cancel(now):
+                client.cancel_activation(snapshot.activation_id)
+                action = "canceled upstream"
+            elif snapshot.billing_status == "billed":
+                client.finalize_activation(snapshot.activation_id)
+                action = "finalized upstream (already billed to the reseller)"
+            else:
+                action = "left to expire upstream (not cancelable yet)"
+        except upstream.PlatfoneError as exc:
+            action = f"retry later: {type(exc).__name__}"
+    _issue(
+        tenant,
+        ReconciliationIssue.Kind.UNKNOWN_UPSTREAM,
+        snapshot.activation_id,
+        activation=activation,
+        detail={
+            "service_id": snapshot.service_id,
+            "country_id": snapshot.country_id,
+            "price": snapshot.price,
+            "sms_status": snapshot.sms_status,
+            "activation_status": snapshot.activation_status,
+            "billing_status": snapshot.billing_status,
+        },
+        action=action,
+    )
+
+
+def _close_lost_orders(tenant: Tenant, *, oldest_seen: int | None, complete: bool, report: ReconcileReport) -> None:
+    """Lost orders inside the stretch of history we read, that it did not show, never reached the upstream."""
+    newest = timezone.now() - LOST_ORDER_MATCH_WINDOW  # younger ones may still be on their way into the history
+    unmatched = Activation.objects.filter(
+        tenant=tenant, order_status=Activation.OrderStatus.LOST, upstream_id__isnull=True, created_at__lte=newest
+    )
+    if not complete:
+        if oldest_seen is None:
+            return
+        unmatched = unmatched.filter(
+            created_at__gte=datetime.fromtimestamp(oldest_seen, tz=UTC) + LOST_ORDER_MATCH_WINDOW
+        )
+    for activation in unmatched:
+        apply_upstream_state(
+            activation, None, actor=ACTOR, outcome=Outcome(order_status="failed", order_error="never reached upstream")
+        )
+        report.lost_failed.append(activation.pk)
+
+
+def _issue(tenant, kind, upstream_id, *, activation, detail, action) -> None:
+    issue, created = ReconciliationIssue.objects.get_or_create(
+        tenant=tenant,
+        kind=kind,
+        upstream_id=upstream_id,
+        defaults={"activation": activation, "detail": detail, "action": action},
+    )
+    if not created and (issue.action != action or issue.detail != detail):
+        ReconciliationIssue.objects.filter(pk=issue.pk).update(action=action, detail=detail)

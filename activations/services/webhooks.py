@@ -1,0 +1,74 @@
+"""Applying verified upstream webhook events."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Tenant
+from activations.models import Activation, UpstreamAccountStatus, WebhookEvent
+from activations.services.settlement import apply_upstream_state, int_setting
+from platfone.webhooks import WebhookEvent as Event
+
+logger = logging.getLogger(__name__)
+
+ACTIVATION_EVENTS = frozenset({"activation.updated", "activation_report.updated", "alternative.activation.updated"})
+
+
+def webhook_event_apply(*, tenant: Tenant, event: Event) -> bool:
+    """Apply one verified event exactly once; returns False for a replayed event id (nothing changes).
+
+    The event row and the state change commit together: if applying fails, the event is not recorded,
+    so the upstream's retry applies it later.
+    """
+    try:
+        with transaction.atomic():
+            WebhookEvent.objects.create(
+                tenant=tenant,
+                event_id=event.id[:100],
+                type=event.type,
+                upstream_id=(event.activation.activation_id if event.activation else "")[:64],
+                payload=dict(event.data),
+            )
+            if event.type in ACTIVATION_EVENTS and event.activation is not None:
+                activation = Activation.objects.filter(
+                    tenant=tenant, upstream_id=event.activation.activation_id
+                ).first()
+                if activation is None:
+                    # Not ours (yet): an order whose response was lost. Reconciliation deals with it.
+                    logger.warning(
+                        "webhook %s for unknown upstream activation %s", event.id, event.activation.activation_id
+                    )
+                else:
+                    apply_upstream_state(activation, event.activation, actor="webhook")
+            elif event.type == "account.low_balance":
+                logger.error("tenant %s: upstream balance is low (%s cents)", tenant.slug, event.balance)
+                UpstreamAccountStatus.objects.update_or_create(
+                    tenant=tenant, defaults={"low_balance_cents": event.balance, "low_balance_at": timezone.now()}
+                )
+    except IntegrityError:
+        logger.info("webhook %s for %s replayed; ignored", event.id, tenant.slug)
+        _mark_webhook_seen(tenant)
+        return False
+    _mark_webhook_seen(tenant)
+    return True
+
+
+def _mark_webhook_seen(tenant: Tenant) -> None:
+    # At most one write every few seconds per tenant: a busy webhook stream must not contend on this row.
+    now = timezone.now()
+    updated = UpstreamAccountStatus.objects.filter(tenant=tenant, last_webhook_at__gte=now - timedelta(seconds=5))
+    if updated.exists():
+        return
+    UpstreamAccountStatus.objects.update_or_create(tenant=tenant, defaults={"last_webhook_at": now})
+
+
+def webhooks_healthy(tenant: Tenant) -> bool:
+    """Webhooks are configured and one arrived recently: polls can trust the database for SMS arrival."""
+    if not tenant.platfone_webhook_secret:
+        return False
+    window = timedelta(seconds=int_setting("WEBHOOK_HEALTHY_SECONDS", 900))
+    return UpstreamAccountStatus.objects.filter(tenant=tenant, last_webhook_at__gte=timezone.now() - window).exists()

@@ -1,0 +1,69 @@
+"""Celery entry points for activations: thin wrappers that take ids and call services.
+
+Every task is idempotent (the services are), so a duplicate delivery or a retry after a worker crash
+changes nothing twice. Periodic schedules live in django-celery-beat (editable in the admin).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from celery import shared_task
+
+from accounts import selectors as accounts_selectors
+from activations import errors
+from activations.models import Activation
+from activations.services import activation_finalize, sync_due_activations
+from activations.services.maintenance import expire_overdue_activations, finalize_due_activations
+from activations.services.reconcile import reconcile_tenant
+
+logger = logging.getLogger(__name__)
+
+
+def _each_tenant(job: Callable, name: str) -> dict[str, object]:
+    results: dict[str, object] = {}
+    for tenant in accounts_selectors.active_tenants_with_upstream():
+        try:
+            results[tenant.slug] = job(tenant=tenant)
+        except Exception:  # one tenant's broken upstream must not stop the others
+            logger.exception("%s failed for tenant %s", name, tenant.slug)
+            results[tenant.slug] = "error"
+    return results
+
+
+@shared_task(name="activations.sync_due", ignore_result=True)
+def sync_due() -> dict[str, object]:
+    return _each_tenant(sync_due_activations, "sync_due")
+
+
+@shared_task(name="activations.expire_overdue", ignore_result=True)
+def expire_overdue() -> dict[str, object]:
+    return _each_tenant(expire_overdue_activations, "expire_overdue")
+
+
+@shared_task(name="activations.finalize_due", ignore_result=True)
+def finalize_due() -> dict[str, object]:
+    return _each_tenant(finalize_due_activations, "finalize_due")
+
+
+@shared_task(name="activations.reconcile", ignore_result=True)
+def reconcile() -> dict[str, object]:
+    return _each_tenant(lambda tenant: reconcile_tenant(tenant=tenant).summary(), "reconcile")
+
+
+@shared_task(
+    name="activations.finalize",
+    ignore_result=True,
+    autoretry_for=(errors.UpstreamDown,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def finalize(activation_id: int) -> None:
+    activation = Activation.objects.select_related("tenant").filter(pk=activation_id).first()
+    if activation is None:
+        return
+    try:
+        activation_finalize(activation=activation, actor="task:finalize")
+    except (errors.NotFinalizable, errors.OrderInProgress) as exc:
+        logger.info("activation %s: not finalized (%s)", activation_id, exc)

@@ -1,0 +1,55 @@
+"""``POST /webhooks/platfone/<tenant>/``: the upstream tells us an activation changed.
+
+Verified with the tenant's webhook secret (``platfone.webhooks.verify``: signature and a 5-minute
+timestamp window), de-duplicated by event id, applied through ``apply_upstream_state`` — the same path
+as polling, so a webhook racing a poll charges once. Answers fast; nothing here calls the upstream.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from accounts import selectors as accounts_selectors
+from activations import services
+from platfone import webhooks
+from platfone.types import ParseError
+
+logger = logging.getLogger(__name__)
+
+MAX_WEBHOOK_BYTES = 256 * 1024
+
+
+def _answer(status: int, message: str, code: str) -> JsonResponse:
+    return JsonResponse({"ok": False, "error": message, "code": code}, status=status)
+
+
+@csrf_exempt
+@require_POST
+def platfone_webhook(request, tenant_slug: str):
+    tenant = accounts_selectors.tenant_get(slug=tenant_slug)
+    if tenant is None or not tenant.platfone_webhook_secret:
+        return _answer(404, "Unknown webhook endpoint.", "not_found")
+    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_WEBHOOK_BYTES:
+        return _answer(400, "Body too large.", "invalid_params")
+    body = request.body
+    verified = webhooks.verify(
+        tenant.platfone_webhook_secret,
+        request.headers.get("x-webhook-id", ""),
+        request.headers.get("x-timestamp", ""),
+        request.headers.get("x-signature", ""),
+        body,
+    )
+    if not verified:
+        logger.warning("webhook for %s rejected: bad signature or stale timestamp", tenant.slug)
+        return _answer(401, "Invalid webhook signature.", "invalid_signature")
+    try:
+        event = webhooks.parse_event(body)
+    except ParseError as exc:
+        logger.warning("webhook for %s rejected: %s", tenant.slug, exc)
+        return _answer(400, "Unrecognised webhook event.", "invalid_params")
+    services.webhook_event_apply(tenant=tenant, event=event)
+    return JsonResponse({"result": "success"})

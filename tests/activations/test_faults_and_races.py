@@ -1,0 +1,187 @@
+"""Upstream faults never lose money or an SMS; racing callers charge once and refund at most once."""
+
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from activations import services
+from activations.models import Activation
+from wallet import selectors as wallet_selectors
+from wallet.models import JournalEntry
+
+from .test_api_flow import age, assert_error, order
+
+
+def balance(user):
+    return wallet_selectors.wallet_summary(user=user)
+
+
+@pytest.mark.django_db
+class TestFaults:
+    @pytest.mark.parametrize("kind", ["timeout", "error", "garbage"])
+    def test_a_failed_create_releases_the_hold_and_is_kept_for_reconciliation(
+        self, api, emulator, alice, alice_key, fund, kind
+    ):
+        # given
+        fund(alice, 5000)
+        api.get("/api/v1/price?service_id=whatsapp&country_id=us", HTTP_X_API_KEY=alice_key)  # quote cached
+        emulator.add_fault(endpoint="create_activation", kind=kind, count=1)
+        # when
+        response = order(api, alice_key)
+        # then
+        assert_error(response, 503, "upstream_unavailable")
+        assert balance(alice).held_cents == 0 and balance(alice).balance_cents == 5000
+        lost = Activation.objects.get()
+        assert lost.order_status == "lost" and lost.billing_status == "released"
+        assert api.get("/api/v1/activations", HTTP_X_API_KEY=alice_key).json()["data"]["total"] == 0
+        call_command("verify_ledger")
+
+    def test_an_upstream_429_on_create_is_503_with_nothing_held(self, api, emulator, alice, alice_key, fund):
+        fund(alice, 5000)
+        api.get("/api/v1/price?service_id=whatsapp&country_id=us", HTTP_X_API_KEY=alice_key)
+        emulator.add_fault(endpoint="create_activation", kind="ratelimit", count=1)
+        assert_error(order(api, alice_key), 503, "upstream_unavailable")
+        assert balance(alice).held_cents == 0
+        assert Activation.objects.get().order_status == "failed"
+
+    @pytest.mark.parametrize("kind", ["timeout", "error", "garbage", "ratelimit"])
+    def test_get_and_poll_answer_from_the_database_when_the_upstream_fails(
+        self, api, emulator, alice, alice_key, fund, kind
+    ):
+        # given
+        fund(alice, 5000)
+        data = order(api, alice_key).json()["data"]
+        age(data["id"])
+        emulator.add_fault(endpoint="get_activation", kind=kind, count=10)
+        # when
+        poll = api.get(f"/api/v1/activations/{data['id']}/poll", HTTP_X_API_KEY=alice_key)
+        got = api.get(f"/api/v1/activations/{data['id']}", HTTP_X_API_KEY=alice_key)
+        # then
+        assert poll.status_code == 200 and got.status_code == 200
+        assert poll.json()["data"]["sms_status"] == "smsRequested"
+        assert got.json()["data"]["billing_status"] == "held"
+
+    def test_an_sms_delivered_during_an_outage_is_charged_once_it_is_seen(self, api, emulator, alice, alice_key, fund):
+        # given
+        fund(alice, 5000)
+        data = order(api, alice_key).json()["data"]
+        emulator.add_fault(endpoint="get_activation", kind="error", count=3)
+        emulator.deliver_sms(data["activation_id"], code="777")
+        for _ in range(3):
+            age(data["id"])
+            api.get(f"/api/v1/activations/{data['id']}/poll", HTTP_X_API_KEY=alice_key)
+        # when the upstream is back
+        age(data["id"])
+        poll = api.get(f"/api/v1/activations/{data['id']}/poll", HTTP_X_API_KEY=alice_key).json()["data"]
+        # then
+        assert poll["sms_code"] == "777"
+        assert balance(alice).balance_cents == 5000 - data["sell_price_cents"]
+        call_command("verify_ledger")
+
+    def test_a_stale_snapshot_changes_nothing(self, api, emulator, alice, alice_key, fund):
+        # given
+        fund(alice, 5000)
+        data = order(api, alice_key).json()["data"]
+        emulator.deliver_sms(data["activation_id"], code="1")
+        age(data["id"])
+        api.get(f"/api/v1/activations/{data['id']}", HTTP_X_API_KEY=alice_key)
+        activation = Activation.objects.get(pk=data["id"])
+        from dataclasses import replace
+
+        from platfone.types import Activation as Snapshot
+
+        fresh = Snapshot.from_json(emulator.activations()[0])
+        stale = replace(
+            fresh,
+            sms_status="smsRequested",
+            sms_code=None,
+            sms_text=None,
+            billing_status="reserved",
+            updated_at=fresh.updated_at - 10,
+        )
+        # when
+        services.apply_upstream_state(activation, stale, actor="test")
+        # then
+        activation.refresh_from_db()
+        assert activation.sms_status == "smsReceived" and activation.sms_code == "1"
+        assert activation.billing_status == "billed"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+class TestRaces:
+    def run_threads(self, target, count):
+        errors = []
+        barrier = threading.Barrier(count)
+
+        def runner(n):
+            try:
+                barrier.wait()
+                target(n)
+            except Exception as exc:  # collected and asserted below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=runner, args=(n,)) for n in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        return errors
+
+    def test_many_pollers_and_cancels_racing_the_sms_charge_once_and_refund_at_most_once(self, emulator, alice, fund):
+        # given
+        from rest_framework.test import APIClient
+
+        from accounts.services import api_key_create
+
+        key = api_key_create(user=alice).raw_key
+        fund(alice, 5000)
+        data = order(APIClient(), key).json()["data"]
+        emulator.deliver_sms(data["activation_id"], code="999")
+
+        def worker(n):
+            client = APIClient()
+            age(data["id"])
+            if n % 4 == 3:
+                client.post(f"/api/v1/activations/{data['id']}/cancel", HTTP_X_API_KEY=key)
+            elif n % 2:
+                client.get(f"/api/v1/activations/{data['id']}/poll", HTTP_X_API_KEY=key)
+            else:
+                client.get(f"/api/v1/activations/{data['id']}", HTTP_X_API_KEY=key)
+
+        # when
+        errors = self.run_threads(worker, 16)
+        # then
+        assert errors == []
+        charges = JournalEntry.objects.filter(idempotency_key=f"activation:{data['id']}:charge").count()
+        refunds = JournalEntry.objects.filter(idempotency_key=f"activation:{data['id']}:refund").count()
+        assert charges == 1 and refunds <= 1
+        expected = 5000 - data["sell_price_cents"] * (charges - refunds)
+        assert balance(alice).balance_cents == expected
+        assert balance(alice).held_cents == 0
+        call_command("verify_ledger")
+
+    def test_concurrent_orders_of_one_user_never_overspend(self, emulator, alice, fund):
+        from rest_framework.test import APIClient
+
+        from accounts.services import api_key_create
+
+        key = api_key_create(user=alice).raw_key
+        alice.tenant.max_active_activations_per_user = 50
+        alice.tenant.save()
+        quote = APIClient().get("/api/v1/price?service_id=whatsapp&country_id=us", HTTP_X_API_KEY=key).json()["data"]
+        fund(alice, quote["sell_price_cents"] * 3)
+        statuses = []
+
+        def worker(n):
+            statuses.append(order(APIClient(), key).status_code)
+
+        errors = self.run_threads(worker, 8)
+        assert errors == []
+        assert sorted(statuses) == [200] * 3 + [402] * 5
+        assert balance(alice).held_cents == quote["sell_price_cents"] * 3
+        assert len(emulator.activations()) == 3
