@@ -23,7 +23,7 @@ IDEMPOTENCY_KEY_RE = r"^[\x21-\x7e]{1,100}$"
 ERROR_STATUS = {
     errors.ActiveLimitReached: 429,
     errors.MaxPriceTooLow: 409,
-    errors.NoNumbers: 409,
+    errors.NoNumbers: 404,
     errors.UnknownServiceOrCountry: 404,
     errors.UpstreamDown: 503,
     errors.OrderInProgress: 409,
@@ -184,10 +184,11 @@ class ActivationsView(KeyedApiView):
             402: OpenApiResponse(ErrorSerializer, description="insufficient_balance (+ balance_cents, required_cents)"),
             409: OpenApiResponse(
                 ErrorSerializer,
-                description="max_price_exceeded (+ suggested_cents), no_numbers, order_in_progress",
+                description="max_price_exceeded (+ suggested_cents), order_in_progress",
             ),
             503: OpenApiResponse(ErrorSerializer, description="upstream_unavailable: nothing was charged"),
             **ERRORS,
+            404: OpenApiResponse(ErrorSerializer, description="not_found (unknown service or country), no_numbers"),
         },
     )
     def post(self, request):

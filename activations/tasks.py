@@ -15,7 +15,11 @@ from accounts import selectors as accounts_selectors
 from activations import errors
 from activations.models import Activation
 from activations.services import activation_finalize, sync_due_activations
-from activations.services.maintenance import expire_overdue_activations, finalize_due_activations
+from activations.services.maintenance import (
+    close_stuck_orders,
+    expire_overdue_activations,
+    finalize_due_activations,
+)
 from activations.services.reconcile import reconcile_tenant
 
 logger = logging.getLogger(__name__)
@@ -39,7 +43,10 @@ def sync_due() -> dict[str, object]:
 
 @shared_task(name="activations.expire_overdue", ignore_result=True)
 def expire_overdue() -> dict[str, object]:
-    return _each_tenant(expire_overdue_activations, "expire_overdue")
+    def job(tenant):
+        return {"expired": expire_overdue_activations(tenant=tenant), "stuck": close_stuck_orders(tenant=tenant)}
+
+    return _each_tenant(job, "expire_overdue")
 
 
 @shared_task(name="activations.finalize_due", ignore_result=True)

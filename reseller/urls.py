@@ -25,3 +25,7 @@ urlpatterns = [
     path("webhooks/platfone/<slug:tenant_slug>/", platfone_webhook, name="platfone-webhook"),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "reseller.views.bad_request"
+handler404 = "reseller.views.page_not_found"
+handler500 = "reseller.views.server_error"

@@ -63,6 +63,11 @@ def wait_for(url: str, seconds: float = 30.0) -> None:
 
 
 def stop(*_args) -> None:
+    terminate_children()
+    sys.exit(0)
+
+
+def terminate_children() -> None:
     for process in children:
         if process.poll() is None:
             process.terminate()
@@ -71,7 +76,6 @@ def stop(*_args) -> None:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-    sys.exit(0)
 
 
 def main() -> None:
@@ -108,8 +112,14 @@ def main() -> None:
             EMULATOR_KEY,
             "--balance",
             "100000",
+            "--webhook-url",
+            f"http://{HOST}:{PORT}/webhooks/platfone/demo/",
+            "--webhook-secret",
+            WEBHOOK_SECRET,
         ],
     )
+    wait_for(f"http://{HOST}:{EMULATOR_PORT}/_emulator/health")
+    manage("sync_catalog", "--tenant", "demo")
     start("web", [PYTHON, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"])
     start(
         "celery",
@@ -129,7 +139,6 @@ def main() -> None:
             str(ROOT / "var" / "celerybeat-schedule"),
         ],
     )
-    wait_for(f"http://{HOST}:{EMULATOR_PORT}/_emulator/health")
     wait_for(f"http://{HOST}:{PORT}/healthz")
 
     base = f"http://{HOST}:{PORT}"
@@ -158,4 +167,7 @@ Demo API key: {demo_key}
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        terminate_children()

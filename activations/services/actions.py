@@ -10,6 +10,7 @@ from django.utils import timezone
 from activations import errors
 from activations.models import Activation
 from activations.services.settlement import Outcome, apply_upstream_state, record_event
+from catalog.errors import UpstreamNotConfigured
 from catalog.upstream import client_for_tenant
 from platfone import errors as upstream
 from platfone.types import Activation as Snapshot
@@ -32,7 +33,7 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
     if activation.activation_status == "canceled":
         return activation
 
-    client = client_for_tenant(activation.tenant)
+    client = _client(activation)
     if not activation.sms_received and activation.activation_status == "active":
         now = timezone.now()
         if activation.cancelable_after is None:
@@ -108,6 +109,13 @@ def _snapshot_fields(activation: Activation) -> dict:
     }
 
 
+def _client(activation: Activation):
+    try:
+        return client_for_tenant(activation.tenant)
+    except UpstreamNotConfigured as exc:
+        raise errors.UpstreamDown("Our number supplier is not configured for this storefront.") from exc
+
+
 def _require_placed(activation: Activation) -> None:
     if activation.order_status != Activation.OrderStatus.PLACED or not activation.upstream_id:
         raise errors.OrderInProgress("The order is still being placed; try again in a moment.")
@@ -138,7 +146,7 @@ def activation_retry(*, activation: Activation, actor: str) -> Activation:
         raise errors.NotRetriable(
             "Another SMS can be requested only for an active, retriable activation after its SMS arrived."
         )
-    client = client_for_tenant(activation.tenant)
+    client = _client(activation)
     try:
         client.retry_activation(activation.upstream_id)
     except upstream.BadRequest as exc:
@@ -159,7 +167,7 @@ def activation_finalize(*, activation: Activation, actor: str) -> Activation:
         return activation
     if activation.activation_status != "active" or not activation.sms_received:
         raise errors.NotFinalizable("Only an active activation whose SMS arrived can be finalized.")
-    client = client_for_tenant(activation.tenant)
+    client = _client(activation)
     try:
         client.finalize_activation(activation.upstream_id)
     except upstream.BadRequest as exc:
@@ -176,7 +184,7 @@ def activation_report_reasons(*, activation: Activation) -> list[ReportReason]:
     """The reasons a report can be filed for now (they depend on the activation's state upstream)."""
     _require_placed(activation)
     try:
-        return client_for_tenant(activation.tenant).report_reasons(activation.upstream_id)
+        return _client(activation).report_reasons(activation.upstream_id)
     except upstream.NotFound as exc:
         raise errors.NotReportable("This activation cannot be reported.") from exc
     except upstream.PlatfoneError as exc:
@@ -189,7 +197,7 @@ def activation_report(
     """File the activation's one report with the upstream. An approved report refunds the user once,
     when it is seen (webhook, poll or the background sync) — through ``apply_upstream_state``."""
     _require_placed(activation)
-    client = client_for_tenant(activation.tenant)
+    client = _client(activation)
     try:
         result = client.create_report(activation.upstream_id, reason_id=reason_id, message=message, evidence=evidence)
     except (upstream.BadRequest, upstream.NotFound) as exc:

@@ -12,6 +12,7 @@ from accounts.models import Tenant
 from activations import errors
 from activations.models import Activation
 from activations.services.actions import activation_finalize
+from activations.services.settlement import Outcome, apply_upstream_state
 from activations.services.sync import activation_refresh
 from platfone import errors as upstream
 
@@ -66,3 +67,19 @@ def finalize_due_activations(*, tenant: Tenant, limit: int = 50) -> int:
             continue
         finalized += 1
     return finalized
+
+
+def close_stuck_orders(*, tenant: Tenant, older_than_seconds: int = 120) -> int:
+    """Orders still ``ordering`` long after any upstream call would have timed out were cut off mid-way
+    (a worker or web process died): keep them as ``lost`` for reconciliation and release their holds."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stuck = Activation.objects.filter(
+        tenant=tenant, order_status=Activation.OrderStatus.ORDERING, created_at__lte=cutoff
+    ).values_list("pk", flat=True)
+    count = 0
+    for activation_id in stuck:
+        apply_upstream_state(
+            activation_id, None, actor="task:expire", outcome=Outcome(order_status="lost", order_error="stuck")
+        )
+        count += 1
+    return count

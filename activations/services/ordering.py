@@ -14,6 +14,7 @@ from activations.models import Activation
 from activations.services.settlement import Outcome, apply_upstream_state, record_event, settlement_key
 from catalog import errors as catalog_errors
 from catalog import services as catalog
+from catalog.errors import UpstreamNotConfigured
 from catalog.upstream import client_for_tenant
 from platfone import errors as upstream
 from wallet import services as wallet
@@ -144,9 +145,9 @@ def _open_order(
 
 def _order_upstream(activation: Activation, *, quote, upstream_max: int, max_sell: int) -> Activation:
     actor = f"user:{activation.user_id}"
-    client = client_for_tenant(activation.tenant)
     order = {"service_id": activation.service_id, "country_id": activation.country_id}
     try:
+        client = client_for_tenant(activation.tenant)
         try:
             snapshot = client.create_activation(**order, max_price=upstream_max)
         except upstream.MaxPriceExceeded as exc:
@@ -197,6 +198,15 @@ def _order_upstream(activation: Activation, *, quote, upstream_max: int, max_sel
             "Our number supplier cannot take orders right now; nothing was charged. Try again shortly.",
             retry_after=getattr(exc, "retry_after", None),
         ) from exc
+    except UpstreamNotConfigured as exc:
+        _fail(activation, "upstream not configured", actor=actor)
+        raise errors.UpstreamDown("Our number supplier is not configured for this storefront.") from exc
+    except BaseException:
+        # Anything unforeseen (a bug, a lost database connection, a worker shutdown): the order may have
+        # reached the upstream, so it is kept as lost for reconciliation and the user's hold is released.
+        logger.exception("activation %s: unexpected failure while ordering", activation.pk)
+        apply_upstream_state(activation, None, actor=actor, outcome=Outcome(order_status="lost", order_error="crash"))
+        raise
 
     final_sell = (
         quote.sell_price_cents
@@ -208,8 +218,10 @@ def _order_upstream(activation: Activation, *, quote, upstream_max: int, max_sel
             backend_cents=snapshot.price,
         )
     )
-    if final_sell != activation.sell_price_cents:
-        _rehold(activation, amount=min(final_sell, max_sell), actor=actor)
+    if final_sell < activation.sell_price_cents:
+        # Cheaper than held (the user's max_price was below our quote). Never more than held: if the upstream
+        # billed above the max_price we sent, the reseller absorbs the difference, not the user.
+        _rehold(activation, amount=final_sell, actor=actor)
     Activation.objects.filter(pk=activation.pk).update(price_cents=snapshot.price, last_synced_at=timezone.now())
     return apply_upstream_state(activation, snapshot, actor=actor, outcome=Outcome(order_status="placed"))
 

@@ -19,6 +19,7 @@ from accounts.models import Tenant
 from activations.models import Activation
 from activations.services.settlement import TERMINAL_STATUSES, Outcome, apply_upstream_state, int_setting
 from activations.services.webhooks import webhooks_healthy
+from catalog.errors import UpstreamNotConfigured
 from catalog.upstream import client_for_tenant
 from platfone import errors as upstream
 
@@ -66,7 +67,7 @@ def activation_refresh(*, activation: Activation, actor: str, polled: bool = Tru
         return Activation.objects.get(pk=activation.pk)
     try:
         snapshot = client_for_tenant(activation.tenant).get_activation(activation.upstream_id)
-    except upstream.PlatfoneError as exc:
+    except (upstream.PlatfoneError, UpstreamNotConfigured) as exc:
         logger.info("activation %s: sync failed (%r); answering from the database", activation.pk, exc)
         backoff = getattr(exc, "retry_after", None) or int_setting("ACTIVATION_SYNC_BACKOFF_SECONDS", 5)
         Activation.objects.filter(pk=activation.pk).update(next_sync_at=now + timedelta(seconds=min(backoff, 60)))

@@ -281,7 +281,7 @@ def test_a_price_rise_beyond_max_price_is_409_and_holds_nothing(api, emulator, a
 def test_no_numbers_is_a_clear_error(api, emulator, alice, alice_key, fund):
     fund(alice, 10_000)
     emulator.set_price("whatsapp", "us", min=50, max=90, suggested=60, count=0)
-    assert_error(order(api, alice_key), 409, "no_numbers")
+    assert_error(order(api, alice_key), 404, "no_numbers")
     assert balance(alice).held_cents == 0
 
 

@@ -185,3 +185,50 @@ class TestRaces:
         assert sorted(statuses) == [200] * 3 + [402] * 5
         assert balance(alice).held_cents == quote["sell_price_cents"] * 3
         assert len(emulator.activations()) == 3
+
+
+@pytest.mark.django_db
+def test_an_order_cut_off_mid_way_is_closed_by_the_beat_and_its_hold_released(emulator, alice, fund):
+    # given: a process died between placing the hold and hearing from the upstream
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from activations import tasks
+    from activations.services.ordering import _open_order
+
+    fund(alice, 1000)
+    activation = _open_order(user=alice, service_id="whatsapp", country_id="us", sell_cents=300, max_sell=300,
+                             idempotency_key=None)
+    Activation.objects.filter(pk=activation.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    assert balance(alice).held_cents == 300
+    # when
+    tasks.expire_overdue()
+    # then
+    activation.refresh_from_db()
+    assert activation.order_status == "lost" and activation.billing_status == "released"
+    assert balance(alice).held_cents == 0 and balance(alice).balance_cents == 1000
+
+
+@pytest.mark.django_db
+def test_an_unexpected_crash_while_ordering_keeps_the_order_as_lost_and_releases_the_hold(
+    api, emulator, alice, alice_key, fund, monkeypatch
+):
+    # given
+    from platfone.client import PlatfoneClient
+
+    fund(alice, 1000)
+    api.get("/api/v1/price?service_id=whatsapp&country_id=us", HTTP_X_API_KEY=alice_key)
+
+    def explode(self, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(PlatfoneClient, "create_activation", explode)
+    api.raise_request_exception = False
+    # when
+    response = order(api, alice_key)
+    # then
+    assert_error(response, 500, "server_error")
+    lost = Activation.objects.get()
+    assert lost.order_status == "lost" and lost.billing_status == "released"
+    assert balance(alice).held_cents == 0

@@ -274,3 +274,9 @@ class TestBodiesAndCrashes:
         assert "hunter2" not in response.content.decode()
         assert "Traceback" not in response.content.decode()
         assert set(body) == {"ok", "error", "code"}
+
+
+def test_a_disallowed_host_under_api_gets_the_envelope(api, settings):
+    settings.ALLOWED_HOSTS = ["numbers.example.com"]
+    response = api.get("/api/v1/wallet", HTTP_HOST="evil.example.net")
+    assert_error(response, 400, "invalid_params")
