@@ -1,0 +1,205 @@
+"""Live prices from Platfone, cached in the shared cache, turned into sell prices by the tenant's markup.
+
+Caching, per upstream account + service + country (all keys in the shared Django cache, so every web and
+worker process agrees):
+
+- ``fresh``: the upstream's answer, kept ``PRICE_CACHE_SECONDS`` (90 s). While it lives nobody calls the
+  upstream for that pair, so a quote and an order placed within the window see the same price.
+- ``lock``: taken with ``cache.add`` (atomic in Redis and LocMem) by the one request that calls the upstream
+  on a miss. Everyone else polls ``fresh`` every 50 ms for up to ``PRICE_LOCK_WAIT_SECONDS``; the leader
+  re-checks ``fresh`` after taking the lock, so a burst of identical requests costs one upstream call.
+- ``good``: the last successful answer, kept ``PRICE_STALE_MAX_SECONDS`` (600 s): served, marked stale,
+  while the upstream is down or our request budget for it is spent.
+- ``failure``: set for a few seconds after a failed call, so that waiters and the next requests fall back
+  at once instead of queueing up behind another attempt that would most likely fail too.
+
+Markup is applied on the way out, never cached: a rule edited in the admin applies to the next quote.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.cache import cache
+
+from accounts.models import Tenant
+from catalog import selectors
+from catalog.conf import int_setting, setting
+from catalog.errors import NoNumbers, PriceUnavailable, UnknownServiceOrCountry
+from catalog.upstream import client_for_tenant, upstream_account
+from platfone.errors import NoNumbersAvailable, NotFound, PlatfoneError, RateLimited, UpstreamUnavailable
+
+logger = logging.getLogger("catalog.pricing")
+
+POLL_SECONDS = 0.05
+# A lock outlives the slowest possible upstream call (timeouts x attempts) by this margin.
+LOCK_MARGIN_SECONDS = 5
+OUTCOME_PRICE = "price"
+OUTCOME_NO_NUMBERS = "no_numbers"
+OUTCOME_UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class PriceQuote:
+    """A price for one service in one country, in the tenant's sell terms (all integer cents).
+
+    ``backend_cents`` is the upstream's suggested cost, ``sell_price_cents`` what the user pays for it
+    (= ``suggested_sell_cents``). ``stale`` is True when the upstream could not be asked and a cached price
+    younger than ``PRICE_STALE_MAX_SECONDS`` was used instead.
+    """
+
+    service_id: str
+    country_id: str
+    backend_cents: int
+    sell_price_cents: int
+    min_sell_cents: int
+    max_sell_cents: int
+    suggested_sell_cents: int
+    count: int
+    fetched_at: datetime
+    stale: bool
+
+
+def price_quote(*, tenant: Tenant, service_id: str, country_id: str) -> PriceQuote:
+    """The tenant's current price for the pair.
+
+    At most one upstream call per (upstream account, service, country) per ``PRICE_CACHE_SECONDS`` across
+    all processes. Raises ``UnknownServiceOrCountry``, ``NoNumbers`` (no stock) or ``PriceUnavailable``
+    (upstream unreachable or out of budget, and no cached price recent enough) — never a ``PlatfoneError``.
+    """
+    if selectors.catalog_has_pair(tenant=tenant, service_id=service_id, country_id=country_id) is False:
+        raise UnknownServiceOrCountry(f"{service_id!r} in {country_id!r} is not in the catalog")
+    entry, stale = _upstream_price(tenant=tenant, service_id=service_id, country_id=country_id)
+    if entry["outcome"] == OUTCOME_UNKNOWN:
+        raise UnknownServiceOrCountry(f"the upstream does not know {service_id!r} in {country_id!r}")
+    if entry["outcome"] == OUTCOME_NO_NUMBERS or entry["count"] <= 0:
+        raise NoNumbers(f"no numbers for {service_id!r} in {country_id!r}")
+    terms = selectors.markup_terms_for(tenant=tenant, service_id=service_id, country_id=country_id)
+    suggested = terms.sell(entry["suggested"])
+    return PriceQuote(
+        service_id=service_id,
+        country_id=country_id,
+        backend_cents=entry["suggested"],
+        sell_price_cents=suggested,
+        min_sell_cents=terms.sell(entry["min"]),
+        max_sell_cents=terms.sell(entry["max"]),
+        suggested_sell_cents=suggested,
+        count=entry["count"],
+        fetched_at=datetime.fromtimestamp(entry["fetched_at"], tz=UTC),
+        stale=stale,
+    )
+
+
+@dataclass(frozen=True)
+class _Keys:
+    fresh: str
+    good: str
+    lock: str
+    failure: str
+
+    @classmethod
+    def of(cls, *, account: str, service_id: str, country_id: str) -> _Keys:
+        base = f"catalog:price:{account}:{service_id}:{country_id}"
+        return cls(fresh=f"{base}:fresh", good=f"{base}:good", lock=f"{base}:lock", failure=f"{base}:failure")
+
+
+def price_cache_keys(*, tenant: Tenant, service_id: str, country_id: str) -> _Keys:
+    """The cache keys of one pair (tests and operators use them to inspect or drop a cached price)."""
+    return _Keys.of(account=upstream_account(tenant), service_id=service_id, country_id=country_id)
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _upstream_price(*, tenant: Tenant, service_id: str, country_id: str) -> tuple[dict[str, Any], bool]:
+    """The cached or freshly fetched upstream answer for the pair, and whether it is a stale fallback."""
+    keys = price_cache_keys(tenant=tenant, service_id=service_id, country_id=country_id)
+    deadline = time.monotonic() + setting("PRICE_LOCK_WAIT_SECONDS")
+    while True:
+        entry = cache.get(keys.fresh)
+        if entry is not None:
+            return entry, False
+        failure = cache.get(keys.failure)
+        if failure is not None:
+            return _fallback(keys, retry_after=failure["retry_after"])
+        token = secrets.token_hex(8)
+        if cache.add(keys.lock, token, timeout=_lock_seconds()):
+            try:
+                return _fetch_as_leader(tenant=tenant, keys=keys, service_id=service_id, country_id=country_id)
+            finally:
+                if cache.get(keys.lock) == token:
+                    cache.delete(keys.lock)
+        if time.monotonic() >= deadline:
+            logger.warning("price %s/%s: gave up waiting for another request's upstream call", service_id, country_id)
+            return _fallback(keys, retry_after=int_setting("PRICE_FAILURE_BACKOFF_SECONDS"))
+        time.sleep(POLL_SECONDS)
+
+
+def _fetch_as_leader(*, tenant: Tenant, keys: _Keys, service_id: str, country_id: str) -> tuple[dict[str, Any], bool]:
+    # Another leader may have finished, with a price or a failure, between our miss and our lock.
+    entry = cache.get(keys.fresh)
+    if entry is not None:
+        return entry, False
+    failure = cache.get(keys.failure)
+    if failure is not None:
+        return _fallback(keys, retry_after=failure["retry_after"])
+    fresh_seconds = int_setting("PRICE_CACHE_SECONDS")
+    client = client_for_tenant(tenant)
+    try:
+        price = client.get_price(service_id=service_id, country_id=country_id)
+        if min(price.min, price.suggested, price.max, price.count) < 0 or price.suggested == 0:
+            raise UpstreamUnavailable(f"nonsensical price {price!r}")
+    except NotFound:
+        entry = {"outcome": OUTCOME_UNKNOWN, "fetched_at": _now()}
+        cache.set(keys.fresh, entry, timeout=fresh_seconds)
+        return entry, False
+    except NoNumbersAvailable:
+        entry = {"outcome": OUTCOME_NO_NUMBERS, "count": 0, "fetched_at": _now()}
+        cache.set(keys.fresh, entry, timeout=fresh_seconds)
+        return entry, False
+    except RateLimited as exc:
+        # Covers our own BudgetExhausted too: nothing will get through before the window resets.
+        retry_after = max(1, min(int(exc.retry_after), 60))
+        logger.warning("price %s/%s: upstream rate limit (%s); retry in %ss", service_id, country_id, exc, retry_after)
+        return _remember_failure(keys, retry_after=retry_after)
+    except PlatfoneError as exc:
+        logger.warning("price %s/%s: upstream failed: %r", service_id, country_id, exc)
+        return _remember_failure(keys, retry_after=int_setting("PRICE_FAILURE_BACKOFF_SECONDS"))
+    finally:
+        client.session.close()
+    entry = {
+        "outcome": OUTCOME_PRICE,
+        "min": price.min,
+        "max": price.max,
+        "suggested": price.suggested,
+        "count": price.count,
+        "fetched_at": _now(),
+    }
+    cache.set(keys.fresh, entry, timeout=fresh_seconds)
+    cache.set(keys.good, entry, timeout=int_setting("PRICE_STALE_MAX_SECONDS"))
+    return entry, False
+
+
+def _remember_failure(keys: _Keys, *, retry_after: int) -> tuple[dict[str, Any], bool]:
+    cache.set(keys.failure, {"retry_after": retry_after}, timeout=retry_after)
+    return _fallback(keys, retry_after=retry_after)
+
+
+def _fallback(keys: _Keys, *, retry_after: int) -> tuple[dict[str, Any], bool]:
+    """The last good price if it is young enough, else ``PriceUnavailable``."""
+    good = cache.get(keys.good)
+    if good is not None and _now() - good["fetched_at"] <= setting("PRICE_STALE_MAX_SECONDS"):
+        return good, True
+    raise PriceUnavailable("No upstream price and no recent cached one.", retry_after=retry_after)
+
+
+def _lock_seconds() -> int:
+    attempts = 1 + int_setting("PLATFONE_MAX_RETRIES")
+    per_attempt = setting("PLATFONE_CONNECT_TIMEOUT") + setting("PLATFONE_READ_TIMEOUT") + 1
+    return int(attempts * per_attempt) + LOCK_MARGIN_SECONDS

@@ -1,0 +1,63 @@
+"""Reads of the catalog and the markup rules, always scoped to one tenant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Max
+
+from accounts.models import Tenant
+from catalog.markup import DEFAULT_TERMS, MarkupTerms
+from catalog.models import CatalogSync, Country, MarkupRule, Service
+
+
+def services_available(*, tenant: Tenant, service_type: str | None = None) -> list[Service]:
+    """The tenant's available services, by name; only those of ``service_type`` when given."""
+    services = Service.objects.filter(tenant=tenant, is_available=True)
+    if service_type:
+        services = services.filter(Service.q_of_type(service_type))
+    return list(services.order_by("name", "service_id"))
+
+
+def countries_available(*, tenant: Tenant) -> list[Country]:
+    """The tenant's available countries, by name."""
+    return list(Country.objects.filter(tenant=tenant, is_available=True).order_by("name", "country_id"))
+
+
+def services_last_modified(*, tenant: Tenant) -> datetime | None:
+    """When any of the tenant's services last changed (a sync, an override, one disappearing)."""
+    return Service.objects.filter(tenant=tenant).aggregate(last=Max("updated_at"))["last"]
+
+
+def countries_last_modified(*, tenant: Tenant) -> datetime | None:
+    return Country.objects.filter(tenant=tenant).aggregate(last=Max("updated_at"))["last"]
+
+
+def catalog_has_pair(*, tenant: Tenant, service_id: str, country_id: str) -> bool | None:
+    """Whether the tenant's synced catalog lists both ids as available; None when it was never synced
+    (then only the upstream can tell)."""
+    synced = set(
+        CatalogSync.objects.filter(
+            tenant=tenant, kind__in=[CatalogSync.Kind.SERVICES, CatalogSync.Kind.COUNTRIES], changed_at__isnull=False
+        ).values_list("kind", flat=True)
+    )
+    if synced != {CatalogSync.Kind.SERVICES, CatalogSync.Kind.COUNTRIES}:
+        return None
+    return (
+        Service.objects.filter(tenant=tenant, service_id=service_id, is_available=True).exists()
+        and Country.objects.filter(tenant=tenant, country_id=country_id, is_available=True).exists()
+    )
+
+
+def markup_terms_for(*, tenant: Tenant, service_id: str, country_id: str) -> MarkupTerms:
+    """The terms of the most specific rule for the pair (service + country, service, country, tenant default),
+    or the built-in ``DEFAULT_TERMS`` when the tenant has none of them. One query."""
+    rules = MarkupRule.objects.filter(
+        tenant=tenant, service_id__in=[service_id, ""], country_id__in=[country_id, ""]
+    )
+    best = max(rules, key=lambda rule: rule.specificity, default=None)
+    return best.terms() if best is not None else DEFAULT_TERMS
+
+
+def catalog_sync_states(*, tenant: Tenant) -> dict[str, CatalogSync]:
+    return {state.kind: state for state in CatalogSync.objects.filter(tenant=tenant)}

@@ -1,0 +1,53 @@
+"""The one place that turns a tenant's Platfone credentials into a client.
+
+Tests route every client to the in-process emulator by replacing ``session_factory`` (see the ``emulator``
+fixture in ``tests/catalog/conftest.py``); nothing else needs patching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import requests
+from django.core.cache import cache
+
+from accounts.models import Tenant
+from catalog.conf import int_setting, setting
+from catalog.errors import UpstreamNotConfigured
+from platfone.budget import account_fingerprint
+from platfone.client import PlatfoneClient
+
+
+def _new_session(tenant: Tenant) -> requests.Session:
+    return requests.Session()
+
+
+# The HTTP session a tenant's client sends through. The hook tests replace with the emulator's transport.
+session_factory: Callable[[Tenant], requests.Session] = _new_session
+
+
+def upstream_configured(tenant: Tenant) -> bool:
+    return bool(tenant.platfone_base_url and tenant.platfone_api_key)
+
+
+def upstream_account(tenant: Tenant) -> str:
+    """A stable, secret-free id of the tenant's upstream account (two tenants may share one)."""
+    if not upstream_configured(tenant):
+        raise UpstreamNotConfigured(f"Tenant {tenant.slug!r} has no Platfone base URL and API key.")
+    return account_fingerprint(tenant.platfone_base_url, tenant.platfone_api_key)
+
+
+def client_for_tenant(tenant: Tenant) -> PlatfoneClient:
+    """A Platfone client for the tenant's upstream account: timeouts and retries from settings, the request
+    budget in the shared Django cache. Raises ``UpstreamNotConfigured`` without credentials."""
+    if not upstream_configured(tenant):
+        raise UpstreamNotConfigured(f"Tenant {tenant.slug!r} has no Platfone base URL and API key.")
+    return PlatfoneClient(
+        base_url=tenant.platfone_base_url,
+        api_key=tenant.platfone_api_key,
+        connect_timeout=setting("PLATFONE_CONNECT_TIMEOUT"),
+        read_timeout=setting("PLATFONE_READ_TIMEOUT"),
+        max_retries=int_setting("PLATFONE_MAX_RETRIES"),
+        session=session_factory(tenant),
+        cache=cache,
+    )
