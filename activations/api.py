@@ -377,6 +377,9 @@ class ActivationReportReasonsView(_OneActivationView):
 
 
 class ActivationReportView(_OneActivationView):
+    # Room for a 5 MB evidence file plus the form around it; larger files are refused by the serializer,
+    # which names the field, up to this size.
+    max_body_bytes = 8 * 1024 * 1024
     class ReportInput(serializers.Serializer):
         reason_id = serializers.IntegerField(min_value=1, max_value=1000)
         message = serializers.CharField(max_length=1000, required=False, allow_blank=True)

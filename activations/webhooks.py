@@ -33,7 +33,11 @@ def platfone_webhook(request, tenant_slug: str):
     tenant = accounts_selectors.tenant_get(slug=tenant_slug)
     if tenant is None or not tenant.platfone_webhook_secret:
         return _answer(404, "Unknown webhook endpoint.", "not_found")
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_WEBHOOK_BYTES:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _answer(400, "Invalid Content-Length header.", "invalid_params")
+    if length > MAX_WEBHOOK_BYTES:
         return _answer(400, "Body too large.", "invalid_params")
     body = request.body
     verified = webhooks.verify(

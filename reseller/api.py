@@ -17,13 +17,13 @@ def ok(data: dict, *, status: int = 200, headers: dict[str, str] | None = None) 
     return Response({"ok": True, "data": data}, status=status, headers=headers)
 
 
-def _check_body_size(request) -> None:
+def _check_body_size(request, limit: int) -> None:
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError as exc:
         raise InvalidParams("Invalid Content-Length header.") from exc
-    if length > settings.API_MAX_BODY_BYTES:
-        raise InvalidParams(f"The request body is too large (at most {settings.API_MAX_BODY_BYTES} bytes).")
+    if length > limit:
+        raise InvalidParams(f"The request body is too large (at most {limit} bytes).")
 
 
 class _RateLimitedView(APIView):
@@ -31,6 +31,9 @@ class _RateLimitedView(APIView):
 
     # Subclasses define the group and two methods: rate_limit_key(request) and rate_limit_per_minute(request).
     rate_limit_group: str = ""
+    # Bodies above this are refused before parsing; None means settings.API_MAX_BODY_BYTES. Views that take
+    # uploads raise it.
+    max_body_bytes: int | None = None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication and permissions: 401 comes first
@@ -46,7 +49,7 @@ class _RateLimitedView(APIView):
         request.rate_limit_usage = usage
         if usage is not None and usage["should_limit"]:
             raise RateLimited(headers={"Retry-After": RETRY_AFTER_SECONDS})
-        _check_body_size(request)
+        _check_body_size(request, self.max_body_bytes or settings.API_MAX_BODY_BYTES)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

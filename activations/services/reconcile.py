@@ -30,7 +30,12 @@ logger = logging.getLogger(__name__)
 
 HISTORY_PAGE_SIZE = 50
 LOST_ORDER_MATCH_WINDOW = timedelta(minutes=5)
+# An upstream activation younger than this may be an order whose create call is still on its way back to us
+# (ordering.py keeps an order "ordering" at most this long, see close_stuck_orders): it is left to a later run.
+IN_FLIGHT_WINDOW = timedelta(seconds=120)
 ACTOR = "task:reconcile"
+NOTHING_TO_DO = "none needed"
+DONE_ACTIONS = ("canceled upstream", "finalized upstream")
 
 
 @dataclass
@@ -40,6 +45,7 @@ class ReconcileReport:
     seen: int = 0
     synced: int = 0
     unknown: list[str] = field(default_factory=list)
+    too_recent: list[str] = field(default_factory=list)
     lost_matched: list[int] = field(default_factory=list)
     lost_failed: list[int] = field(default_factory=list)
     mismatches: list[int] = field(default_factory=list)
@@ -50,6 +56,7 @@ class ReconcileReport:
             f"{self.tenant}: {self.seen} upstream activations on {self.pages} page(s), {self.synced} synced, "
             f"{len(self.unknown)} unknown handled, {len(self.lost_matched)} lost orders matched, "
             f"{len(self.lost_failed)} lost orders closed, {len(self.mismatches)} billing mismatches"
+            + (f", {len(self.too_recent)} too recent to judge" if self.too_recent else "")
             + ("" if self.complete else " (history not fully read: upstream budget or error)")
         )
 
@@ -82,6 +89,9 @@ def reconcile_tenant(*, tenant: Tenant, max_pages: int = 5) -> ReconcileReport:
 def _reconcile_one(tenant: Tenant, snapshot: Snapshot, *, client, report: ReconcileReport) -> None:
     activation = Activation.objects.filter(tenant=tenant, upstream_id=snapshot.activation_id).first()
     if activation is None:
+        if timezone.now() - datetime.fromtimestamp(snapshot.created_at, tz=UTC) < IN_FLIGHT_WINDOW:
+            report.too_recent.append(snapshot.activation_id)
+            return
         activation = _match_lost_order(tenant, snapshot)
         if activation is not None:
             report.lost_matched.append(activation.pk)
@@ -140,7 +150,7 @@ def _match_lost_order(tenant: Tenant, snapshot: Snapshot) -> Activation | None:
 
 def _dispose_unknown(tenant: Tenant, snapshot: Snapshot, *, activation: Activation | None, client) -> None:
     now = int(timezone.now().timestamp())
-    action = "none needed"
+    action = NOTHING_TO_DO
     if snapshot.activation_status == "active":
         try:
             if snapshot.sms_status == "smsRequested" and snapshot.can_cancel(now):
@@ -196,5 +206,7 @@ def _issue(tenant, kind, upstream_id, *, activation, detail, action) -> None:
         upstream_id=upstream_id,
         defaults={"activation": activation, "detail": detail, "action": action},
     )
-    if not created and (issue.action != action or issue.detail != detail):
+    if created or (action == NOTHING_TO_DO and issue.action.startswith(DONE_ACTIONS)):
+        return  # a later run finding nothing left to do must not erase what an earlier run did
+    if issue.action != action or issue.detail != detail:
         ReconciliationIssue.objects.filter(pk=issue.pk).update(action=action, detail=detail)

@@ -148,10 +148,14 @@ def _settle(activation: Activation, *, actor: str) -> None:
         } or activation.activation_status in {"expired", "canceled"}:
             _release(activation, actor=actor)
     elif billing == status.BILLED:
-        approved_report = activation.upstream_billing_status == "refunded" or activation.report_status == "approved"
+        approved_report = _upstream_refunded(activation)
         user_cancel = activation.cancel_requested_at is not None and activation.tenant.refund_on_cancel_after_sms
         if approved_report or user_cancel:
             _refund(activation, actor=actor, reverse_upstream_cost=approved_report)
+    elif billing == status.REFUNDED and _upstream_refunded(activation):
+        # The user was refunded on cancel before the upstream approved a report: the user is not refunded
+        # again, but Platfone refunded the reseller, so the upstream cost is reversed (once, by key).
+        _reverse_upstream_cost(activation, actor=actor)
     elif billing == status.RELEASED and activation.sms_received:
         # The SMS showed up after the hold was released (a local expiry): the user sees it, nobody is charged,
         # and operators are told, since the reseller pays the upstream for it.
@@ -165,6 +169,10 @@ def _settle(activation: Activation, *, actor: str) -> None:
                 "detail": {"price_cents": activation.price_cents},
             },
         )
+
+
+def _upstream_refunded(activation: Activation) -> bool:
+    return activation.upstream_billing_status == "refunded" or activation.report_status == "approved"
 
 
 def _set_billing(activation: Activation, value: str, *, actor: str, kind: str) -> None:
@@ -205,10 +213,15 @@ def _refund(activation: Activation, *, actor: str, reverse_upstream_cost: bool) 
         description=f"Refund #{activation.pk}",
         actor=actor,
     )
-    if reverse_upstream_cost and activation.price_cents:
+    if reverse_upstream_cost:
+        _reverse_upstream_cost(activation, actor=actor)
+    _set_billing(activation, Activation.BillingStatus.REFUNDED, actor=actor, kind="refunded")
+
+
+def _reverse_upstream_cost(activation: Activation, *, actor: str) -> None:
+    if activation.price_cents:
         wallet.reverse_upstream_cost(
             original_idempotency_key=settlement_key(activation.pk, "upstream-cost"),
             idempotency_key=settlement_key(activation.pk, "upstream-cost-reversal"),
             actor=actor,
         )
-    _set_billing(activation, Activation.BillingStatus.REFUNDED, actor=actor, kind="refunded")

@@ -9,6 +9,7 @@ window is long: webhooks bring SMS arrivals, and the sync is a safety net.
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
@@ -59,7 +60,9 @@ def activation_refresh(*, activation: Activation, actor: str, polled: bool = Tru
         return _expire_if_overdue(activation, actor=actor, now=now)
 
     claimed = (
-        Activation.objects.filter(pk=activation.pk)
+        # Compare-and-set on what this caller read: a sync that finished since (last_synced_at moved) is the
+        # answer, not a reason to read the upstream again.
+        Activation.objects.filter(pk=activation.pk, last_synced_at=activation.last_synced_at)
         .filter(Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now))
         .update(next_sync_at=now + timedelta(seconds=int_setting("ACTIVATION_SYNC_CLAIM_SECONDS", 15)))
     )
@@ -82,13 +85,19 @@ def needs_sync(activation: Activation, now: datetime) -> bool:
     if activation.next_sync_at is not None and activation.next_sync_at > now:
         return False  # someone is syncing it, or the upstream asked us to back off
     if activation.activation_status in TERMINAL_STATUSES:
-        # Only an open report can still change a finished activation (a refund).
-        return activation.report_status == "inReview" and _older_than(
-            activation, now, freshness_window(activation.tenant)
-        )
+        # Only an open report (a refund) or an expiry the upstream has not confirmed (an SMS may have come
+        # while it could not answer) can still change a finished activation.
+        if not (activation.report_status == "inReview" or expired_unconfirmed(activation)):
+            return False
+        return _older_than(activation, now, freshness_window(activation.tenant))
     if activation.is_past_expiry(now) and not activation.sms_received:
         return True  # the upstream has expired it by now: confirm, and release the hold
     return _older_than(activation, now, freshness_window(activation.tenant))
+
+
+def expired_unconfirmed(activation: Activation) -> bool:
+    """Expired here after the grace period, while the upstream, last we heard, still reserved its price."""
+    return activation.activation_status == "expired" and activation.upstream_billing_status == "reserved"
 
 
 def _older_than(activation: Activation, now: datetime, window: timedelta) -> bool:
@@ -110,19 +119,28 @@ def _expire_if_overdue(activation: Activation, *, actor: str, now: datetime) -> 
 def sync_due_activations(*, tenant: Tenant, reserve_fraction: float = 0.3) -> int:
     """Sync the tenant's activations whose state is older than the freshness window, most wanted first
     (recently polled, then recently created), spending at most the part of the upstream budget that is
-    not reserved for users' own polls. Returns how many were synced."""
+    not reserved for users' own polls: ``reserve_fraction`` of the per-minute limit is never touched, however
+    often the beat runs in that minute. Returns how many were synced."""
     client = client_for_tenant(tenant)
     remaining = client.budget_remaining("get_activation")
-    if remaining is None:
-        remaining = 100
-    allowance = int(remaining - reserve_fraction * remaining)
+    if remaining is None or client.budget is None:
+        reserve, allowance = 0, 100
+    else:
+        # The reserve is a share of the minute's limit, not of what is left: a share of what is left would let
+        # six runs a minute spend all but 0.3 ** 6 of it.
+        reserve = math.ceil(reserve_fraction * client.budget.limit("get_activation"))
+        allowance = remaining - reserve
     if allowance <= 0:
         return 0
     now = timezone.now()
     window = freshness_window(tenant)
     due = (
         Activation.objects.filter(tenant=tenant, order_status=Activation.OrderStatus.PLACED)
-        .filter(Q(activation_status="active") | Q(report_status="inReview"))
+        .filter(
+            Q(activation_status="active")
+            | Q(report_status="inReview")
+            | Q(activation_status="expired", upstream_billing_status="reserved")  # see expired_unconfirmed
+        )
         .filter(Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now))
         .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lte=now - window) | Q(expire_at__lte=now))
         .select_related("tenant")
@@ -130,6 +148,8 @@ def sync_due_activations(*, tenant: Tenant, reserve_fraction: float = 0.3) -> in
     )
     synced = 0
     for activation in due:
+        if reserve and (client.budget_remaining("get_activation") or 0) <= reserve:
+            break  # users' polls (or retries of failed reads) spent the rest meanwhile
         activation_refresh(activation=activation, actor="task:sync", polled=False)
         synced += 1
     return synced
