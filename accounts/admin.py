@@ -27,14 +27,29 @@ class SecretField(forms.CharField):
 
 
 class TenantForm(forms.ModelForm):
+    platfone_base_url = forms.URLField(
+        label="Platfone base URL",
+        required=False,
+        max_length=300,
+        assume_scheme="https",
+        help_text="e.g. https://temp-number-api.com/api/v1",
+    )
     platfone_api_key = SecretField(label="Platfone API key")
     platfone_webhook_secret = SecretField(label="Platfone webhook secret")
 
     class Meta:
         model = Tenant
         fields = (
-            "slug", "name", "status", "support_email", "rate_limit_per_minute", "max_active_activations_per_user",
-            "refund_on_cancel_after_sms", "platfone_base_url", "platfone_api_key", "platfone_webhook_secret",
+            "slug",
+            "name",
+            "status",
+            "support_email",
+            "rate_limit_per_minute",
+            "max_active_activations_per_user",
+            "refund_on_cancel_after_sms",
+            "platfone_base_url",
+            "platfone_api_key",
+            "platfone_webhook_secret",
         )
 
     def clean(self):

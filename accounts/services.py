@@ -51,14 +51,18 @@ def tenant_create(
         raise AccountError("A tenant needs a name.")
     if Tenant.objects.filter(slug=slug).exists():
         raise AccountError(f"Tenant {slug!r} already exists.")
-    tenant = Tenant.objects.create(
-        slug=slug,
-        name=name.strip(),
-        support_email=support_email,
-        platfone_base_url=platfone_base_url,
-        platfone_api_key=platfone_api_key,
-        platfone_webhook_secret=platfone_webhook_secret,
-    )
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.create(
+                slug=slug,
+                name=name.strip(),
+                support_email=support_email,
+                platfone_base_url=platfone_base_url,
+                platfone_api_key=platfone_api_key,
+                platfone_webhook_secret=platfone_webhook_secret,
+            )
+    except IntegrityError as exc:  # a concurrent create of the same slug won
+        raise AccountError(f"Tenant {slug!r} already exists.") from exc
     for index, host in enumerate(domains):
         tenant_domain_add(tenant=tenant, host=host, is_primary=index == 0)
     return tenant
@@ -69,9 +73,11 @@ def tenant_domain_add(*, tenant: Tenant, host: str, is_primary: bool = False) ->
     host = host.strip().lower()
     if not host or "/" in host or " " in host:
         raise AccountError(f"Invalid domain {host!r}.")
-    if TenantDomain.objects.filter(host=host).exists():
-        raise AccountError(f"Domain {host!r} already belongs to a tenant.")
-    return TenantDomain.objects.create(tenant=tenant, host=host, is_primary=is_primary)
+    try:
+        with transaction.atomic():
+            return TenantDomain.objects.create(tenant=tenant, host=host, is_primary=is_primary)
+    except IntegrityError as exc:
+        raise AccountError(f"Domain {host!r} already belongs to a tenant.") from exc
 
 
 def user_create(*, tenant: Tenant, email: str, password: str | None = None) -> User:

@@ -13,7 +13,7 @@ from activations import errors, selectors, services
 from activations.models import Activation
 from reseller import errors as api_errors
 from reseller.api import KeyedApiView, ok
-from reseller.serializers import ErrorSerializer, envelope
+from reseller.serializers import ErrorSerializer, TimestampField, envelope
 from wallet.services import InsufficientBalance
 
 SERVICE_ID_RE = r"^[A-Za-z0-9_-]{1,30}$"
@@ -86,7 +86,7 @@ class ActivationSummarySerializer(serializers.Serializer):
 class ActivationListItemSerializer(ActivationSummarySerializer):
     sms_status = serializers.CharField()
     activation_status = serializers.CharField()
-    created_at = serializers.DateTimeField(format="%Y-%m-%d %H:%M:%S", help_text="UTC")
+    created_at = TimestampField()
 
 
 class ActivationDetailSerializer(ActivationSummarySerializer):
@@ -380,6 +380,7 @@ class ActivationReportView(_OneActivationView):
     # Room for a 5 MB evidence file plus the form around it; larger files are refused by the serializer,
     # which names the field, up to this size.
     max_body_bytes = 8 * 1024 * 1024
+
     class ReportInput(serializers.Serializer):
         reason_id = serializers.IntegerField(min_value=1, max_value=1000)
         message = serializers.CharField(max_length=1000, required=False, allow_blank=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import inline_serializer
+from datetime import UTC
+
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 
@@ -18,3 +20,16 @@ class ErrorSerializer(serializers.Serializer):
     ok = serializers.BooleanField(default=False)
     error = serializers.CharField(help_text="A friendly, human-readable message.")
     code = serializers.CharField(help_text="invalid_params, invalid_key, insufficient_balance, not_found, ...")
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "example": "2025-02-15 12:00:00"}
+)
+class TimestampField(serializers.DateTimeField):
+    """The document's timestamps: ``YYYY-MM-DD HH:MM:SS`` in UTC (not ISO 8601)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "%Y-%m-%d %H:%M:%S")
+        kwargs.setdefault("default_timezone", UTC)
+        kwargs.setdefault("help_text", "UTC, YYYY-MM-DD HH:MM:SS")
+        super().__init__(**kwargs)

@@ -240,7 +240,8 @@ def _rehold(activation: Activation, *, amount: int, actor: str) -> None:
     hold = wallet.place_hold(
         user=locked.user,
         amount_cents=amount,
-        idempotency_key=settlement_key(locked.pk, f"hold:{amount}"),
+        # One key per replacement: a price that moves A -> B -> A must not find A's released hold again.
+        idempotency_key=settlement_key(locked.pk, f"hold:{amount}:after:{locked.hold_id}"),
         activation_id=locked.pk,
         description=f"Order #{locked.pk} repriced",
     )
