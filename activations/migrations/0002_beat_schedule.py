@@ -34,7 +34,7 @@ def remove_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("activations", "0002_activation_sms_received_at_upstreamaccountstatus_and_more"),
+        ("activations", "0001_initial"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
