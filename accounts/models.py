@@ -42,6 +42,16 @@ class Tenant(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            # One upstream account per tenant: reconciliation and webhooks treat every activation of the
+            # account as the tenant's own, so a shared account would let one tenant cancel another's numbers.
+            models.UniqueConstraint(
+                fields=["platfone_base_url", "platfone_api_key"],
+                condition=~Q(platfone_api_key=""),
+                name="tenant_upstream_account_unique",
+                violation_error_message="Another tenant already uses this Platfone account.",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"

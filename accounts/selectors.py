@@ -39,8 +39,12 @@ def user_get(*, tenant: Tenant, email: str) -> User | None:
     return User.objects.filter(tenant=tenant, email__iexact=(email or "").strip()).first()
 
 
-def active_tenants_with_upstream() -> list[Tenant]:
-    """Tenants that can talk to Platfone: active, with a base URL and an API key."""
-    return list(
-        Tenant.objects.filter(status=Tenant.Status.ACTIVE).exclude(platfone_base_url="").exclude(platfone_api_key="")
-    )
+def tenants_with_upstream(*, include_suspended: bool = False) -> list[Tenant]:
+    """Tenants that can talk to Platfone (a base URL and an API key); active ones only unless asked.
+
+    Suspended tenants still need their open activations settled (holds released, SMS charged).
+    """
+    tenants = Tenant.objects.exclude(platfone_base_url="").exclude(platfone_api_key="")
+    if not include_suspended:
+        tenants = tenants.filter(status=Tenant.Status.ACTIVE)
+    return list(tenants)

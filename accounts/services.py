@@ -51,6 +51,11 @@ def tenant_create(
         raise AccountError("A tenant needs a name.")
     if Tenant.objects.filter(slug=slug).exists():
         raise AccountError(f"Tenant {slug!r} already exists.")
+    if (
+        platfone_api_key
+        and Tenant.objects.filter(platfone_base_url=platfone_base_url, platfone_api_key=platfone_api_key).exists()
+    ):
+        raise AccountError("Another tenant already uses this Platfone account (base URL and API key).")
     try:
         with transaction.atomic():
             tenant = Tenant.objects.create(
@@ -61,8 +66,8 @@ def tenant_create(
                 platfone_api_key=platfone_api_key,
                 platfone_webhook_secret=platfone_webhook_secret,
             )
-    except IntegrityError as exc:  # a concurrent create of the same slug won
-        raise AccountError(f"Tenant {slug!r} already exists.") from exc
+    except IntegrityError as exc:  # a concurrent create of the same slug or upstream account won
+        raise AccountError(f"Tenant {slug!r} or its Platfone account already exists.") from exc
     for index, host in enumerate(domains):
         tenant_domain_add(tenant=tenant, host=host, is_primary=index == 0)
     return tenant

@@ -1,10 +1,6 @@
 """Operator view of activations: read-only, with their audit trail. State changes go through services."""
 
-from datetime import timedelta
-
 from django.contrib import admin
-from django.db.models import Count, Q
-from django.utils import timezone
 
 from accounts.admin import UserAdmin
 from accounts.models import User
@@ -61,20 +57,7 @@ class UserWithSuccessRateAdmin(UserAdmin):
     list_display = (*UserAdmin.list_display, "success_rate_24h")
 
     def get_queryset(self, request):
-        since = timezone.now() - timedelta(hours=selectors.SUCCESS_RATE_WINDOW_HOURS)
-        recent = Q(activations__order_status=Activation.OrderStatus.PLACED, activations__created_at__gte=since)
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                finished_24h=Count(
-                    "activations",
-                    filter=recent
-                    & (Q(activations__sms_received_at__isnull=False) | ~Q(activations__activation_status="active")),
-                ),
-                succeeded_24h=Count("activations", filter=recent & Q(activations__sms_received_at__isnull=False)),
-            )
-        )
+        return super().get_queryset(request).annotate(**selectors.success_rate_counts(prefix="activations__"))
 
     @admin.display(description="SMS success (24 h)")
     def success_rate_24h(self, obj) -> str:

@@ -20,28 +20,20 @@ SERVICE_ID_RE = r"^[A-Za-z0-9_-]{1,30}$"
 COUNTRY_ID_RE = r"^[A-Za-z0-9_-]{2,9}$"
 IDEMPOTENCY_KEY_RE = r"^[\x21-\x7e]{1,100}$"
 
-ERROR_STATUS = {
-    errors.ActiveLimitReached: 429,
-    errors.MaxPriceTooLow: 409,
-    errors.NoNumbers: 404,
-    errors.UnknownServiceOrCountry: 404,
-    errors.UpstreamDown: 503,
-    errors.OrderInProgress: 409,
-    errors.NotCancelable: 409,
-    errors.NotCancelableYet: 409,
-}
-
 
 def api_error(exc: Exception) -> api_errors.ApiError:
     if isinstance(exc, InsufficientBalance):
+        # balance_cents is what the order can use (money held for pending orders excluded), so that
+        # required_cents - balance_cents is what the user has to add, as the document intends.
         return api_errors.InsufficientBalance(
             f"Your available balance is {exc.available_cents} cents; this order needs {exc.required_cents}.",
-            balance_cents=exc.balance_cents,
+            balance_cents=exc.available_cents,
             required_cents=exc.required_cents,
+            held_cents=exc.balance_cents - exc.available_cents,
         )
     extra = {k: v for k, v in exc.extra.items() if v is not None}
     headers = {"Retry-After": str(extra.pop("retry_after"))} if "retry_after" in extra else {}
-    return api_errors.ApiError(exc.message, code=exc.code, status=ERROR_STATUS[type(exc)], headers=headers, **extra)
+    return api_errors.ApiError(exc.message, code=exc.code, status=exc.status, headers=headers, **extra)
 
 
 def _ts(value) -> int | None:
@@ -275,8 +267,6 @@ class ActivationCancelView(_OneActivationView):
             raise api_error(exc) from exc
         return ok({"result": "canceled"})
 
-
-ERROR_STATUS.update({errors.NotRetriable: 409, errors.NotFinalizable: 409, errors.NotReportable: 409})
 
 EVIDENCE_MAX_BYTES = 5 * 1024 * 1024
 # Magic numbers of the evidence types the upstream accepts: jpg, png, webp, zip, pdf, mp4.

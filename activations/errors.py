@@ -1,10 +1,11 @@
-"""What can go wrong with an activation, in domain terms. ``activations.api`` maps these to HTTP."""
+"""What can go wrong with an activation, in domain terms, with the HTTP status the API answers it with."""
 
 from __future__ import annotations
 
 
 class ActivationError(Exception):
     code = "activation_error"
+    status = 409
 
     def __init__(self, message: str, **extra) -> None:
         super().__init__(message)
@@ -13,44 +14,48 @@ class ActivationError(Exception):
 
 
 class ActiveLimitReached(ActivationError):
-    code = "active_limit"
+    code, status = "active_limit", 429
 
 
 class MaxPriceTooLow(ActivationError):
-    code = "max_price_exceeded"
+    code, status = "max_price_exceeded", 409
 
 
 class NoNumbers(ActivationError):
-    code = "no_numbers"
+    code, status = "no_numbers", 404
 
 
 class UnknownServiceOrCountry(ActivationError):
-    code = "not_found"
+    code, status = "not_found", 404
 
 
 class UpstreamDown(ActivationError):
-    code = "upstream_unavailable"
+    code, status = "upstream_unavailable", 503
 
 
 class OrderInProgress(ActivationError):
-    code = "order_in_progress"
+    code, status = "order_in_progress", 409
+
+
+class IdempotencyKeyReused(ActivationError):
+    code, status = "idempotency_key_reused", 409
 
 
 class NotCancelable(ActivationError):
-    code = "not_cancelable"
+    code, status = "not_cancelable", 409
 
 
 class NotCancelableYet(ActivationError):
-    code = "not_cancelable_yet"
+    code, status = "not_cancelable_yet", 409
 
 
 class NotRetriable(ActivationError):
-    code = "not_retriable"
+    code, status = "not_retriable", 409
 
 
 class NotFinalizable(ActivationError):
-    code = "not_finalizable"
+    code, status = "not_finalizable", 409
 
 
 class NotReportable(ActivationError):
-    code = "not_reportable"
+    code, status = "not_reportable", 409

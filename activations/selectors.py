@@ -48,17 +48,25 @@ SUCCESS_RATE_WINDOW_HOURS = 24
 SUCCESS_RATE_MIN_ORDERS = 10
 
 
-def user_success_rate(*, user, now=None) -> tuple[int, int]:
-    """(finished orders, of which an SMS arrived) over the last 24 h: the user's share of the upstream
-    account's success rate. Orders still waiting for their SMS do not count either way."""
+def success_rate_counts(*, prefix: str = "", now=None) -> dict[str, Count]:
+    """Aggregates of (finished orders, of which an SMS arrived) over the last 24 h, for ``aggregate`` on
+    activations (``prefix=""``) or ``annotate`` on users (``prefix="activations__"``). Orders still waiting
+    for their SMS count neither way. This is the user's share of the upstream account's success rate."""
     since = (now or timezone.now()) - timedelta(hours=SUCCESS_RATE_WINDOW_HOURS)
-    counts = Activation.objects.filter(
-        user=user, order_status=Activation.OrderStatus.PLACED, created_at__gte=since
-    ).aggregate(
-        finished=Count("id", filter=Q(sms_received_at__isnull=False) | ~Q(activation_status="active")),
-        succeeded=Count("id", filter=Q(sms_received_at__isnull=False)),
-    )
-    return counts["finished"], counts["succeeded"]
+    recent = Q(**{f"{prefix}order_status": Activation.OrderStatus.PLACED, f"{prefix}created_at__gte": since})
+    succeeded = Q(**{f"{prefix}sms_received_at__isnull": False})
+    finished = succeeded | ~Q(**{f"{prefix}activation_status": "active"})
+    field = f"{prefix}id" if prefix else "id"
+    return {
+        "finished_24h": Count(field, filter=recent & finished),
+        "succeeded_24h": Count(field, filter=recent & succeeded),
+    }
+
+
+def user_success_rate(*, user, now=None) -> tuple[int, int]:
+    """(finished orders, of which an SMS arrived) over the last 24 h."""
+    counts = Activation.objects.filter(user=user).aggregate(**success_rate_counts(now=now))
+    return counts["finished_24h"], counts["succeeded_24h"]
 
 
 def user_below_success_floor(*, user) -> bool:

@@ -25,9 +25,9 @@ from activations.services.reconcile import reconcile_tenant
 logger = logging.getLogger(__name__)
 
 
-def _each_tenant(job: Callable, name: str) -> dict[str, object]:
+def _each_tenant(job: Callable, name: str, *, include_suspended: bool = True) -> dict[str, object]:
     results: dict[str, object] = {}
-    for tenant in accounts_selectors.active_tenants_with_upstream():
+    for tenant in accounts_selectors.tenants_with_upstream(include_suspended=include_suspended):
         try:
             results[tenant.slug] = job(tenant=tenant)
         except Exception:  # one tenant's broken upstream must not stop the others
@@ -56,7 +56,7 @@ def finalize_due() -> dict[str, object]:
 
 @shared_task(name="activations.reconcile", ignore_result=True)
 def reconcile() -> dict[str, object]:
-    return _each_tenant(lambda tenant: reconcile_tenant(tenant=tenant).summary(), "reconcile")
+    return _each_tenant(lambda tenant: reconcile_tenant(tenant=tenant).summary(), "reconcile", include_suspended=True)
 
 
 @shared_task(

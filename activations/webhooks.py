@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors as accounts_selectors
 from activations import services
+from activations.services.webhooks import ActivationNotKnownYet
 from platfone import webhooks
 from platfone.types import ParseError
 
@@ -55,5 +56,9 @@ def platfone_webhook(request, tenant_slug: str):
     except ParseError as exc:
         logger.warning("webhook for %s rejected: %s", tenant.slug, exc)
         return _answer(400, "Unrecognised webhook event.", "invalid_params")
-    services.webhook_event_apply(tenant=tenant, event=event)
+    try:
+        services.webhook_event_apply(tenant=tenant, event=event)
+    except ActivationNotKnownYet as exc:
+        logger.info("webhook %s for %s: activation %s not known yet; asking for a retry", event.id, tenant.slug, exc)
+        return _answer(503, "Activation not known yet; retry later.", "retry_later")
     return JsonResponse({"result": "success"})

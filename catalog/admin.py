@@ -26,16 +26,48 @@ class EffectiveTypeFilter(admin.SimpleListFilter):
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ("service_id", "name", "tenant", "type_display", "auto_type", "type_override", "is_popular",
-                    "is_available", "updated_at")
+    list_display = (
+        "service_id",
+        "name",
+        "tenant",
+        "type_display",
+        "auto_type",
+        "type_override",
+        "is_popular",
+        "is_available",
+        "updated_at",
+    )
     list_editable = ("type_override",)
     list_filter = ("tenant", EffectiveTypeFilter, "type_override", "is_available", "is_popular")
     search_fields = ("service_id", "name", "alt_name")
     list_select_related = ("tenant",)
-    fields = ("tenant", "service_id", "name", "alt_name", "auto_type", "type_override", "is_popular", "is_available",
-              "has_description", "has_warning", "created_at", "updated_at")
-    readonly_fields = ("tenant", "service_id", "name", "alt_name", "auto_type", "is_popular", "is_available",
-                       "has_description", "has_warning", "created_at", "updated_at")
+    fields = (
+        "tenant",
+        "service_id",
+        "name",
+        "alt_name",
+        "auto_type",
+        "type_override",
+        "is_popular",
+        "is_available",
+        "has_description",
+        "has_warning",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = (
+        "tenant",
+        "service_id",
+        "name",
+        "alt_name",
+        "auto_type",
+        "is_popular",
+        "is_available",
+        "has_description",
+        "has_warning",
+        "created_at",
+        "updated_at",
+    )
 
     @admin.display(description="type")
     def type_display(self, obj: Service) -> str:
@@ -57,8 +89,7 @@ class CountryAdmin(admin.ModelAdmin):
     list_filter = ("tenant", "is_available")
     search_fields = ("country_id", "name", "alt_name")
     list_select_related = ("tenant",)
-    readonly_fields = ("tenant", "country_id", "name", "alt_name", "codes", "is_available", "created_at",
-                       "updated_at")
+    readonly_fields = ("tenant", "country_id", "name", "alt_name", "codes", "is_available", "created_at", "updated_at")
 
     def has_add_permission(self, request):
         return False
@@ -89,11 +120,12 @@ class CatalogSyncAdmin(admin.ModelAdmin):
 
 def preview_table(terms: MarkupTerms) -> str:
     rows = format_html_join(
-        "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
         ((cost, terms.sell(cost), terms.sell(cost) - cost) for cost in PREVIEW_COSTS),
     )
     return format_html(
-        '<table><thead><tr><th>backend cost (¢)</th><th>sell price (¢)</th><th>margin (¢)</th></tr></thead>'
+        "<table><thead><tr><th>backend cost (¢)</th><th>sell price (¢)</th><th>margin (¢)</th></tr></thead>"
         "<tbody>{}</tbody></table>",
         rows,
     )
@@ -101,13 +133,30 @@ def preview_table(terms: MarkupTerms) -> str:
 
 @admin.register(MarkupRule)
 class MarkupRuleAdmin(admin.ModelAdmin):
-    list_display = ("tenant", "scope", "percent_bp", "fixed_cents", "min_margin_cents", "rounding", "example",
-                    "updated_at")
+    list_display = (
+        "tenant",
+        "scope",
+        "percent_bp",
+        "fixed_cents",
+        "min_margin_cents",
+        "rounding",
+        "example",
+        "updated_at",
+    )
     list_filter = ("tenant", "rounding")
     search_fields = ("service_id", "country_id", "note")
     list_select_related = ("tenant",)
-    fields = ("tenant", "service_id", "country_id", "percent_bp", "fixed_cents", "min_margin_cents", "rounding",
-              "note", "preview")
+    fields = (
+        "tenant",
+        "service_id",
+        "country_id",
+        "percent_bp",
+        "fixed_cents",
+        "min_margin_cents",
+        "rounding",
+        "note",
+        "preview",
+    )
     readonly_fields = ("preview",)
 
     @admin.display(description="100 ¢ sells at")

@@ -81,7 +81,8 @@ class TypeSerializer(serializers.Serializer):
 class ServicesSerializer(serializers.Serializer):
     services = ServiceItemSerializer(many=True)
     by_type = serializers.DictField(
-        child=ServiceGroupSerializer(), required=False,
+        child=ServiceGroupSerializer(),
+        required=False,
         help_text="Only with grouped=1: type slug → {label, services}, for every type that has services.",
     )
     types = TypeSerializer(many=True, required=False, help_text="Only with grouped=1: the keys of by_type, in order.")
@@ -96,7 +97,7 @@ class ServicesView(PublicApiView):
         operation_id="services_list",
         summary="Services (no API key)",
         description=(
-            "All services this storefront sells, by name: `{\"ok\": true, \"data\": {\"services\": [{service_id, "
+            'All services this storefront sells, by name: `{"ok": true, "data": {"services": [{service_id, '
             "name, type, type_label}]}}`. With `grouped=1`, `data` also holds `by_type` (type slug → "
             "`{label, services}`) and `types` (`[{slug, label}]`), listing only the types that have services, "
             "in the document's order. The storefront is chosen by the Host header. Responses carry ETag and "
@@ -105,8 +106,9 @@ class ServicesView(PublicApiView):
         ),
         auth=[],
         parameters=[
-            OpenApiParameter("type", str, required=False, enum=ServiceType.values,
-                             description="Only services of this category."),
+            OpenApiParameter(
+                "type", str, required=False, enum=ServiceType.values, description="Only services of this category."
+            ),
             OpenApiParameter("grouped", str, required=False, description="Set to 1 to add by_type and types."),
         ],
         responses={
@@ -155,7 +157,7 @@ class CountriesView(PublicApiView):
         operation_id="countries_list",
         summary="Countries (no API key)",
         description=(
-            "All countries this storefront sells numbers in, by name: `{\"ok\": true, \"data\": {\"countries\": "
+            'All countries this storefront sells numbers in, by name: `{"ok": true, "data": {"countries": '
             "[{country_id, name}]}}`. Ids ending in `_v` hold virtual numbers. Same Host, caching and rate-limit "
             "rules as the services list. Also served at /api/countries.php."
         ),
@@ -192,11 +194,13 @@ class PriceSerializer(serializers.Serializer):
 class PriceView(KeyedApiView):
     class InputSerializer(serializers.Serializer):
         service_id = serializers.RegexField(
-            SERVICE_ID_PATTERN, max_length=30,
+            SERVICE_ID_PATTERN,
+            max_length=30,
             error_messages={"invalid": "Use 1–30 letters, digits, dashes or underscores (e.g. whatsapp)."},
         )
         country_id = serializers.RegexField(
-            COUNTRY_ID_PATTERN, max_length=9,
+            COUNTRY_ID_PATTERN,
+            max_length=9,
             error_messages={"invalid": "Use 2–9 letters or digits, optionally joined by - or _ (e.g. us, us_v)."},
         )
 

@@ -30,11 +30,15 @@ class Service(models.Model):
     is_popular = models.BooleanField(default=False)
     is_available = models.BooleanField(default=True, help_text="Unset when the service disappears upstream.")
     auto_type = models.CharField(
-        max_length=20, choices=ServiceType.choices, default=ServiceType.OTHER,
+        max_length=20,
+        choices=ServiceType.choices,
+        default=ServiceType.OTHER,
         help_text="The category our rules give it; recomputed at every catalog sync.",
     )
     type_override = models.CharField(
-        max_length=20, choices=ServiceType.choices, blank=True,
+        max_length=20,
+        choices=ServiceType.choices,
+        blank=True,
         help_text="Set to force a category; leave empty to use the automatic one.",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -114,20 +118,27 @@ class MarkupRule(models.Model):
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="markup_rules")
     service_id = models.CharField(
-        max_length=30, blank=True, validators=[RegexValidator(SERVICE_ID_PATTERN)],
+        max_length=30,
+        blank=True,
+        validators=[RegexValidator(SERVICE_ID_PATTERN)],
         help_text="Empty: any service.",
     )
     country_id = models.CharField(
-        max_length=9, blank=True, validators=[RegexValidator(COUNTRY_ID_PATTERN)],
+        max_length=9,
+        blank=True,
+        validators=[RegexValidator(COUNTRY_ID_PATTERN)],
         help_text="Empty: any country.",
     )
     percent_bp = models.PositiveIntegerField(
-        "percent (basis points)", default=1000, validators=[MaxValueValidator(100_000)],
+        "percent (basis points)",
+        default=1000,
+        validators=[MaxValueValidator(100_000)],
         help_text="1000 = 10 %. Rounded up to the cent.",
     )
     fixed_cents = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(10_000)])
     min_margin_cents = models.PositiveIntegerField(
-        default=1, validators=[MaxValueValidator(10_000)],
+        default=1,
+        validators=[MaxValueValidator(10_000)],
         help_text="The sell price is never below backend cost + this.",
     )
     rounding = models.CharField(max_length=20, choices=Rounding.choices, default=Rounding.NONE)

@@ -52,9 +52,7 @@ def catalog_has_pair(*, tenant: Tenant, service_id: str, country_id: str) -> boo
 def markup_terms_for(*, tenant: Tenant, service_id: str, country_id: str) -> MarkupTerms:
     """The terms of the most specific rule for the pair (service + country, service, country, tenant default),
     or the built-in ``DEFAULT_TERMS`` when the tenant has none of them. One query."""
-    rules = MarkupRule.objects.filter(
-        tenant=tenant, service_id__in=[service_id, ""], country_id__in=[country_id, ""]
-    )
+    rules = MarkupRule.objects.filter(tenant=tenant, service_id__in=[service_id, ""], country_id__in=[country_id, ""])
     best = max(rules, key=lambda rule: rule.specificity, default=None)
     return best.terms() if best is not None else DEFAULT_TERMS
 

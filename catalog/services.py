@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import selectors as accounts_selectors
 from accounts.models import Tenant
 from catalog import selectors
 from catalog.categories import ServiceType, classify
@@ -215,8 +216,12 @@ def _apply_countries(*, tenant: Tenant, items: tuple[UpstreamCountry, ...]) -> t
         if item.country_id in seen:
             continue
         seen.add(item.country_id)
-        values = {"name": item.name[:200], "alt_name": item.alt_name or "", "codes": list(item.codes),
-                  "is_available": True}
+        values = {
+            "name": item.name[:200],
+            "alt_name": item.alt_name or "",
+            "codes": list(item.codes),
+            "is_available": True,
+        }
         country = existing.get(item.country_id)
         if country is None:
             to_create.append(Country(tenant=tenant, country_id=item.country_id, **values))
@@ -257,9 +262,7 @@ def catalog_sync_all(*, force: bool = False, tenants: list[Tenant] | None = None
     """Sync every active tenant that has upstream credentials (or ``tenants``). One tenant's failure is
     recorded in its outcome and does not stop the others."""
     if tenants is None:
-        tenants = list(
-            Tenant.objects.filter(status=Tenant.Status.ACTIVE).exclude(platfone_base_url="").exclude(platfone_api_key="")
-        )
+        tenants = accounts_selectors.tenants_with_upstream()
     outcomes = []
     for tenant in tenants:
         try:

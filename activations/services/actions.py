@@ -20,9 +20,10 @@ logger = logging.getLogger(__name__)
 
 
 def activation_cancel(*, activation: Activation, actor: str) -> Activation:
-    """Cancel for the user. Before an SMS: cancel upstream and release the hold. After an SMS (charged):
-    refund once when the tenant allows it, and finalize upstream to free the slot. Canceling again is
-    harmless. Raises ``NotCancelable`` / ``NotCancelableYet`` / ``OrderInProgress`` / ``UpstreamDown``.
+    """Cancel for the user. Before an SMS: cancel upstream and release the hold. After an SMS (charged),
+    while the activation is still active: refund once when the tenant allows it, and finalize upstream to
+    free the slot. Canceling again is harmless.
+    Raises ``NotCancelable`` / ``NotCancelableYet`` / ``OrderInProgress`` / ``UpstreamDown``.
     """
     if activation.order_status == Activation.OrderStatus.ORDERING:
         raise errors.OrderInProgress("The order is still being placed; try again in a moment.")
@@ -51,11 +52,19 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
             raise errors.UpstreamDown("Our number supplier did not confirm the cancel; try again shortly.") from exc
         activation = _sync_now(activation, client=client, actor=actor, canceled_upstream=canceled_upstream)
         if not activation.sms_received:
+            if activation.activation_status == "active":
+                raise errors.NotCancelable(
+                    "The supplier refused to cancel this number; it is released when it expires."
+                )
             return activation
 
     if activation.sms_received:
         if not activation.tenant.refund_on_cancel_after_sms:
             raise errors.NotCancelable("The SMS has already arrived; this activation can no longer be canceled.")
+        if activation.activation_status != "active":
+            # The document's refund on cancel is for a number the user abandons; once finalized or expired
+            # the code has been used (or the window is over), so canceling is no longer a free refund.
+            raise errors.NotCancelable("This activation is finished; it can no longer be canceled.")
         activation = apply_upstream_state(activation, None, actor=actor, outcome=Outcome(cancel_requested=True))
         if activation.activation_status == "active":
             from activations.tasks import finalize  # the task module imports these services

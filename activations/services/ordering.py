@@ -42,8 +42,9 @@ def activation_create(
     Raises ``activations.errors.*`` and ``wallet.services.InsufficientBalance``.
     """
     tenant = user.tenant
+    request = {"service_id": service_id, "country_id": country_id, "max_price_cents": max_price_cents}
     if idempotency_key:
-        existing = _replay(user=user, idempotency_key=idempotency_key)
+        existing = _replay(user=user, idempotency_key=idempotency_key, request=request)
         if existing is not None:
             return existing
 
@@ -72,7 +73,7 @@ def activation_create(
         )
     except IntegrityError:
         # The same Idempotency-Key won a concurrent race: hand back the winner's result.
-        existing = _replay(user=user, idempotency_key=idempotency_key)
+        existing = _replay(user=user, idempotency_key=idempotency_key, request=request)
         if existing is None:
             raise
         return existing
@@ -80,14 +81,28 @@ def activation_create(
     return _order_upstream(activation, quote=quote, upstream_max=upstream_max, max_sell=max_sell)
 
 
-def _replay(*, user: User, idempotency_key: str) -> Activation | None:
+def _replay(*, user: User, idempotency_key: str, request: dict) -> Activation | None:
+    """The order this key already placed, if it should be answered again; None to order anew.
+
+    A key older than 24 h, or one whose order failed (nothing was held or ordered), is released for reuse.
+    The same key with a different request is refused rather than silently answered with another order.
+    """
     existing = Activation.objects.filter(user=user, idempotency_key=idempotency_key).first()
     if existing is None:
         return None
-    if timezone.now() - existing.created_at > IDEMPOTENCY_WINDOW:
-        # An expired key may be used again: detach it from the old order.
+    expired = timezone.now() - existing.created_at > IDEMPOTENCY_WINDOW
+    if expired or existing.order_status in {Activation.OrderStatus.FAILED, Activation.OrderStatus.LOST}:
         Activation.objects.filter(pk=existing.pk).update(idempotency_key=None)
         return None
+    original = {
+        "service_id": existing.service_id,
+        "country_id": existing.country_id,
+        "max_price_cents": request["max_price_cents"]
+        if request["max_price_cents"] is None
+        else existing.max_price_cents,
+    }
+    if original != request:
+        raise errors.IdempotencyKeyReused("This Idempotency-Key was used for a different order.")
     if existing.order_status == Activation.OrderStatus.ORDERING:
         raise errors.OrderInProgress("An order with this Idempotency-Key is still being placed; try again shortly.")
     return existing

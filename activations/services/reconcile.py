@@ -25,6 +25,7 @@ from activations.services.settlement import Outcome, apply_upstream_state
 from catalog.upstream import client_for_tenant
 from platfone import errors as upstream
 from platfone.types import Activation as Snapshot
+from wallet import services as wallet
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +164,15 @@ def _dispose_unknown(tenant: Tenant, snapshot: Snapshot, *, activation: Activati
                 action = "left to expire upstream (not cancelable yet)"
         except upstream.PlatfoneError as exc:
             action = f"retry later: {type(exc).__name__}"
+    if activation is None and snapshot.billing_status == "billed" and snapshot.price > 0:
+        # No order of ours to book it on: the reseller's cost is still booked, once per upstream activation.
+        wallet.record_upstream_cost(
+            tenant=tenant,
+            amount_cents=snapshot.price,
+            idempotency_key=f"upstream:{tenant.pk}:{snapshot.activation_id}:cost",
+            activation_id=None,
+            actor=ACTOR,
+        )
     _issue(
         tenant,
         ReconciliationIssue.Kind.UNKNOWN_UPSTREAM,

@@ -22,7 +22,6 @@ from wallet import services as wallet
 
 logger = logging.getLogger(__name__)
 
-SMS_RECEIVED_STATUSES = frozenset({"smsReceived", "retryRequested", "retryReceived"})
 TERMINAL_STATUSES = frozenset({"finalized", "expired", "canceled"})
 
 
@@ -157,8 +156,10 @@ def _settle(activation: Activation, *, actor: str) -> None:
         # again, but Platfone refunded the reseller, so the upstream cost is reversed (once, by key).
         _reverse_upstream_cost(activation, actor=actor)
     elif billing == status.RELEASED and activation.sms_received:
-        # The SMS showed up after the hold was released (a local expiry): the user sees it, nobody is charged,
-        # and operators are told, since the reseller pays the upstream for it.
+        # The SMS showed up after the hold was released (a local expiry, or a lost order found upstream): the
+        # user is not charged, the reseller's upstream cost is booked, and operators are told.
+        if activation.upstream_billing_status == "billed":
+            _record_upstream_cost(activation, actor=actor)
         ReconciliationIssue.objects.get_or_create(
             tenant=activation.tenant,
             kind=ReconciliationIssue.Kind.LATE_SMS,
@@ -189,6 +190,12 @@ def _charge(activation: Activation, *, actor: str) -> None:
         actor=actor,
         activation_id=activation.pk,
     )
+    _record_upstream_cost(activation, actor=actor)
+    _set_billing(activation, Activation.BillingStatus.BILLED, actor=actor, kind="charged")
+
+
+def _record_upstream_cost(activation: Activation, *, actor: str) -> None:
+    """What the reseller owes the upstream for this activation; once, by key."""
     if activation.price_cents:
         wallet.record_upstream_cost(
             tenant=activation.tenant,
@@ -197,7 +204,6 @@ def _charge(activation: Activation, *, actor: str) -> None:
             activation_id=activation.pk,
             actor=actor,
         )
-    _set_billing(activation, Activation.BillingStatus.BILLED, actor=actor, kind="charged")
 
 
 def _release(activation: Activation, *, actor: str) -> None:

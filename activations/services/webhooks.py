@@ -18,42 +18,42 @@ logger = logging.getLogger(__name__)
 ACTIVATION_EVENTS = frozenset({"activation.updated", "activation_report.updated", "alternative.activation.updated"})
 
 
+class ActivationNotKnownYet(Exception):
+    """The event is about an upstream activation we have not recorded (yet): its order may still be on its
+    way back to us. Nothing is recorded, so the upstream's retry can apply it once the order is in."""
+
+
 def webhook_event_apply(*, tenant: Tenant, event: Event) -> bool:
     """Apply one verified event exactly once; returns False for a replayed event id (nothing changes).
 
     The event row and the state change commit together: if applying fails, the event is not recorded,
-    so the upstream's retry applies it later.
+    so the upstream's retry applies it later. Raises ``ActivationNotKnownYet`` for an activation we do not
+    know; reconciliation takes care of one that never becomes known.
     """
-    try:
-        with transaction.atomic():
-            WebhookEvent.objects.create(
-                tenant=tenant,
-                event_id=event.id[:100],
-                type=event.type,
-                upstream_id=(event.activation.activation_id if event.activation else "")[:64],
-                payload=dict(event.data),
-            )
-            if event.type in ACTIVATION_EVENTS and event.activation is not None:
-                activation = Activation.objects.filter(
-                    tenant=tenant, upstream_id=event.activation.activation_id
-                ).first()
-                if activation is None:
-                    # Not ours (yet): an order whose response was lost. Reconciliation deals with it.
-                    logger.warning(
-                        "webhook %s for unknown upstream activation %s", event.id, event.activation.activation_id
-                    )
-                else:
-                    apply_upstream_state(activation, event.activation, actor="webhook")
-            elif event.type == "account.low_balance":
-                logger.error("tenant %s: upstream balance is low (%s cents)", tenant.slug, event.balance)
-                UpstreamAccountStatus.objects.update_or_create(
-                    tenant=tenant, defaults={"low_balance_cents": event.balance, "low_balance_at": timezone.now()}
-                )
-    except IntegrityError:
-        logger.info("webhook %s for %s replayed; ignored", event.id, tenant.slug)
-        _mark_webhook_seen(tenant)
-        return False
     _mark_webhook_seen(tenant)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                WebhookEvent.objects.create(
+                    tenant=tenant,
+                    event_id=event.id[:100],
+                    type=event.type,
+                    upstream_id=(event.activation.activation_id if event.activation else "")[:64],
+                    payload=dict(event.data),
+                )
+        except IntegrityError:
+            logger.info("webhook %s for %s replayed; ignored", event.id, tenant.slug)
+            return False
+        if event.type in ACTIVATION_EVENTS and event.activation is not None:
+            activation = Activation.objects.filter(tenant=tenant, upstream_id=event.activation.activation_id).first()
+            if activation is None:
+                raise ActivationNotKnownYet(event.activation.activation_id)
+            apply_upstream_state(activation, event.activation, actor="webhook")
+        elif event.type == "account.low_balance":
+            logger.error("tenant %s: upstream balance is low (%s cents)", tenant.slug, event.balance)
+            UpstreamAccountStatus.objects.update_or_create(
+                tenant=tenant, defaults={"low_balance_cents": event.balance, "low_balance_at": timezone.now()}
+            )
     return True
 
 

@@ -105,3 +105,10 @@ def test_create_api_key_refuses_unknown_tenant_or_user(alice, tenant_slug, email
     with pytest.raises(CommandError):
         run("create_api_key", "--tenant", tenant_slug or alice.tenant.slug, "--email", email)
     assert ApiKey.objects.count() == 0
+
+
+def test_two_tenants_cannot_share_one_upstream_account(tenant):
+    run("create_tenant", "one", "--name", "One", "--platfone-url", "http://u.test/api/v1", "--platfone-key", "k1")
+    with pytest.raises(CommandError, match="Platfone account"):
+        run("create_tenant", "two", "--name", "Two", "--platfone-url", "http://u.test/api/v1", "--platfone-key", "k1")
+    assert not Tenant.objects.filter(slug="two").exists()

@@ -174,7 +174,9 @@ def test_a_second_order_beyond_the_available_balance_is_402_while_the_first_is_p
     second = order(api, alice_key)
     # then
     body = assert_error(second, 402, "insufficient_balance")
-    assert body["balance_cents"] == sell + sell // 2
+    # balance_cents is what this order could use: the first order's hold is set aside
+    assert body["balance_cents"] == sell // 2
+    assert body["held_cents"] == sell
     assert body["required_cents"] == sell
     assert Activation.objects.filter(order_status="placed").count() == 1
 
@@ -430,3 +432,52 @@ def test_a_cancel_before_cancelable_after_is_409_with_the_time(api, emulator, al
     )
     assert isinstance(body["cancelable_at"], int)
     assert balance(alice).held_cents == data["sell_price_cents"]
+
+
+def test_a_finalized_activation_cannot_be_canceled_for_a_refund(api, emulator, alice, alice_key, fund):
+    # given: the code arrived, was charged, and the user finalized
+    fund(alice, 1000)
+    data = order(api, alice_key).json()["data"]
+    emulator.deliver_sms(data["activation_id"], code="5555")
+    age(data["id"])
+    api.get(f"/api/v1/activations/{data['id']}", HTTP_X_API_KEY=alice_key)
+    assert api.post(f"/api/v1/activations/{data['id']}/finalize", HTTP_X_API_KEY=alice_key).status_code == 200
+    # when
+    response = api.post(f"/api/v1/activations/{data['id']}/cancel", HTTP_X_API_KEY=alice_key)
+    # then
+    assert_error(response, 409, "not_cancelable")
+    assert balance(alice).balance_cents == 1000 - data["sell_price_cents"]
+
+
+def test_a_cancel_the_supplier_refuses_is_409_not_a_false_success(api, emulator, alice, alice_key, fund):
+    fund(alice, 1000)
+    data = order(api, alice_key).json()["data"]
+    emulator.add_fault(endpoint="cancel_activation", kind="error", status=400, count=1)
+    assert_error(api.post(f"/api/v1/activations/{data['id']}/cancel", HTTP_X_API_KEY=alice_key), 409,
+                 "not_cancelable")
+    assert Activation.objects.get(pk=data["id"]).billing_status == "held"
+
+
+def test_the_same_idempotency_key_for_a_different_order_is_409(api, emulator, alice, alice_key, fund):
+    fund(alice, 10_000)
+    first = api.post("/api/v1/activations", {"service_id": "whatsapp", "country_id": "us"}, format="json",
+                     HTTP_X_API_KEY=alice_key, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == 200
+    other = api.post("/api/v1/activations", {"service_id": "telegram", "country_id": "uk"}, format="json",
+                     HTTP_X_API_KEY=alice_key, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert_error(other, 409, "idempotency_key_reused")
+    assert len(emulator.activations()) == 1
+
+
+def test_an_idempotency_key_of_a_failed_order_may_be_used_again(api, emulator, alice, alice_key, fund):
+    fund(alice, 10_000)
+    emulator.set_price("whatsapp", "us", min=50, max=90, suggested=60, count=0)
+    body = {"service_id": "whatsapp", "country_id": "us"}
+    failed = api.post("/api/v1/activations", body, format="json", HTTP_X_API_KEY=alice_key, HTTP_IDEMPOTENCY_KEY="k-2")
+    assert failed.status_code == 404
+    emulator.set_price("whatsapp", "us", min=50, max=90, suggested=60, count=10)
+    from django.core.cache import cache
+
+    cache.clear()
+    again = api.post("/api/v1/activations", body, format="json", HTTP_X_API_KEY=alice_key, HTTP_IDEMPOTENCY_KEY="k-2")
+    assert again.status_code == 200, again.content

@@ -115,6 +115,10 @@ class TestLostCreateResponse:
         assert kinds["unknown_upstream"].startswith("finalized upstream")
         assert "late_sms" in kinds
         assert Activation.objects.get(pk=lost.pk).billing_status == "released"
+        # and the reseller's upstream cost is booked once, so the margin report is not overstated
+        assert JournalEntry.objects.filter(idempotency_key=f"activation:{lost.pk}:upstream-cost").count() == 1
+        reconcile()
+        assert JournalEntry.objects.filter(kind="upstream_cost").count() == 1
         call_command("verify_ledger")
 
     def test_lost_orders_that_never_reached_the_upstream_are_closed_as_failed(
@@ -138,6 +142,19 @@ class TestLostCreateResponse:
 
 
 class TestUnknownUpstreamActivations:
+    def test_a_billed_activation_made_outside_the_platform_books_its_upstream_cost_once(
+        self, emulator, tenant, time_travel
+    ):
+        snapshot = emulator.create_activation("acme-upstream", service_id="whatsapp", country_id="us")
+        emulator.deliver_sms(snapshot["activation_id"], code="1")
+        time_travel(180)
+        reconcile()
+        reconcile()
+        entry = JournalEntry.objects.get(kind="upstream_cost")
+        assert entry.idempotency_key == f"upstream:{tenant.pk}:{snapshot['activation_id']}:cost"
+        assert emulator.activations("acme-upstream")[0]["activation_status"] == "finalized"
+        call_command("verify_ledger")
+
     def test_an_activation_made_outside_the_platform_is_canceled_and_recorded(self, emulator, tenant, time_travel):
         # given: created with the tenant's key, not through us (a minute ago)
         emulator.create_activation("acme-upstream", service_id="whatsapp", country_id="us")

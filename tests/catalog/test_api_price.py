@@ -208,17 +208,17 @@ class TestCaching:
         keys = pricing.price_cache_keys(tenant=other_tenant, service_id="whatsapp", country_id="us")
         assert pricing.cache.get(keys.fresh) is None
 
-    def test_tenants_sharing_an_upstream_account_share_its_cached_price_but_not_their_markup(
-            self, synced, other_tenant, emulator):
-        # given globex uses acme's upstream account
-        other_tenant.platfone_api_key = synced.platfone_api_key
+    def test_tenants_on_different_upstream_accounts_do_not_share_cached_prices(self, synced, other_tenant, emulator):
+        # given globex has its own upstream account (two tenants may not share one: see accounts.Tenant)
+        emulator.set_balance("globex-own-account", 100_000)
+        other_tenant.platfone_base_url, other_tenant.platfone_api_key = synced.platfone_base_url, "globex-own-account"
         other_tenant.save()
         MarkupRule.objects.create(tenant=other_tenant, percent_bp=0, fixed_cents=100, min_margin_cents=0)
         # when
         acme = services.price_quote(tenant=synced, service_id="whatsapp", country_id="us")
         globex = services.price_quote(tenant=other_tenant, service_id="whatsapp", country_id="us")
         # then
-        assert emulator.request_count("get_price") == 1
+        assert emulator.request_count("get_price") == 2
         assert acme.backend_cents == globex.backend_cents
         assert globex.sell_price_cents == globex.backend_cents + 100 != acme.sell_price_cents
 

@@ -19,7 +19,7 @@ class Command(BaseCommand):
                 raise CommandError(f"Unknown tenant {opts['tenant']!r}.")
             tenants = [tenant]
         else:
-            tenants = selectors.active_tenants_with_upstream()
+            tenants = selectors.tenants_with_upstream()
         if opts["pages"] < 1:
             raise CommandError("--pages must be at least 1.")
         for tenant in tenants:
