@@ -120,17 +120,21 @@ if REDIS_URL:
         }
     }
 else:
-    # One process on one machine: a local cache. Several processes need REDIS_URL to agree on
-    # rate limits, upstream budgets and price caches.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "reseller"}}
+    # No services: a file cache under var/ that the processes of one machine (web, worker, beat) share.
+    # Its increments are not atomic, so rate limits and upstream budgets are approximate under concurrency;
+    # production sets REDIS_URL.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(BASE_DIR / "var" / "cache"),
+        }
+    }
 
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_IP_META_KEY = os.environ.get("RATELIMIT_IP_META_KEY") or None
 SILENCED_SYSTEM_CHECKS = [
     # E-mails are unique per tenant only; accounts.backends.TenantEmailBackend resolves the tenant first.
     "auth.W004",
-    # Without Redis the local cache is per process: fine for one process, documented in the README.
-    *([] if REDIS_URL else ["django_ratelimit.W001"]),
 ]
 
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
