@@ -13,7 +13,7 @@ from activations import errors, selectors, services
 from activations.models import Activation
 from reseller import errors as api_errors
 from reseller.api import KeyedApiView, ok
-from reseller.serializers import ErrorSerializer, TimestampField, envelope
+from reseller.serializers import COMMON_ERRORS, ErrorSerializer, TimestampField, envelope
 from wallet.services import InsufficientBalance
 
 SERVICE_ID_RE = r"^[A-Za-z0-9_-]{1,30}$"
@@ -111,12 +111,7 @@ class CancelResultSerializer(serializers.Serializer):
     result = serializers.CharField(default="canceled")
 
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="invalid_params"),
-    401: OpenApiResponse(ErrorSerializer, description="invalid_key"),
-    404: OpenApiResponse(ErrorSerializer, description="not_found"),
-    429: OpenApiResponse(ErrorSerializer, description="rate_limit"),
-}
+ERRORS = {**COMMON_ERRORS, 404: OpenApiResponse(ErrorSerializer, description="not_found")}
 ID_PARAMETER = OpenApiParameter("activation_id", str, OpenApiParameter.PATH, description="Our activation id.")
 
 

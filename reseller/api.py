@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django_ratelimit.core import _get_ip, get_usage  # _get_ip honours RATELIMIT_IP_META_KEY
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -83,7 +84,11 @@ class PublicApiView(_RateLimitedView):
     rate_limit_group = "api:ip"
 
     def rate_limit_key(self, request) -> str:
-        return str(_get_ip(request))
+        try:
+            return str(_get_ip(request))
+        except (ImproperlyConfigured, ValueError):
+            # RATELIMIT_IP_META_KEY names a client-controlled header (X-Forwarded-For) that is missing or forged.
+            return request.META.get("REMOTE_ADDR", "")
 
     def rate_limit_per_minute(self, request) -> int:
         return settings.CATALOG_RATE_LIMIT_PER_MINUTE

@@ -41,6 +41,9 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "reseller.auth.ApiKeyAuthentication"
     name = ["ApiKeyHeader", "BearerAuth"]
 
+    def get_security_requirement(self, auto_schema):
+        return [{"ApiKeyHeader": []}, {"BearerAuth": []}]  # either one, not both
+
     def get_security_definition(self, auto_schema):
         return [
             {"type": "apiKey", "in": "header", "name": "X-Api-Key"},

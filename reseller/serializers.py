@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from drf_spectacular.utils import extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 
@@ -33,3 +33,10 @@ class TimestampField(serializers.DateTimeField):
         kwargs.setdefault("default_timezone", UTC)
         kwargs.setdefault("help_text", "UTC, YYYY-MM-DD HH:MM:SS")
         super().__init__(**kwargs)
+
+
+COMMON_ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="invalid_params"),
+    401: OpenApiResponse(ErrorSerializer, description="invalid_key"),
+    429: OpenApiResponse(ErrorSerializer, description="rate_limit (Retry-After: 60)"),
+}

@@ -139,7 +139,8 @@ SILENCED_SYSTEM_CHECKS = [
 
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {}
+    # Our tasks take seconds: a task whose worker died is redelivered after 5 minutes, not Redis' default hour.
+    {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
     if REDIS_URL
     else {
         "data_folder_in": str(BASE_DIR / "var" / "broker"),
@@ -198,13 +199,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "reseller.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "reseller.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # No OPTIONS metadata (it named internal classes outside the envelope): OPTIONS is a 405 like any other.
+    "DEFAULT_METADATA_CLASS": None,
 }
 
 SPECTACULAR_SETTINGS = {

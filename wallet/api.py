@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 
 from reseller.api import KeyedApiView, ok
-from reseller.serializers import TimestampField, envelope
+from reseller.serializers import COMMON_ERRORS, TimestampField, envelope
 from wallet import selectors
 
 TRANSACTIONS_SHOWN = 20
@@ -39,7 +39,7 @@ class WalletView(KeyedApiView):
                 description="Set to 1 (or any non-empty value) to include the last 20 transactions, newest first.",
             )
         ],
-        responses={200: envelope("Wallet", WalletSerializer)},
+        responses={200: envelope("Wallet", WalletSerializer), **COMMON_ERRORS},
     )
     def get(self, request):
         summary = selectors.wallet_summary(user=request.user)

@@ -72,7 +72,9 @@ def apply_upstream_state(
     activation_id = activation if isinstance(activation, int) else activation.pk
     outcome = outcome or Outcome()
     with transaction.atomic():
-        locked = Activation.objects.select_for_update().select_related("tenant").get(pk=activation_id)
+        # of=self: lock the activation only, not the joined tenant row (that serialized every settlement of a
+        # tenant and deadlocked against orders, whose foreign-key checks need a share lock on the tenant).
+        locked = Activation.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=activation_id)
         changed = []
         if snapshot is not None and not _is_stale(locked, snapshot):
             changed += _record_snapshot(locked, snapshot)
