@@ -40,3 +40,13 @@ verify-ledger: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) var .env
+
+# Benchmark of the production-shaped stack (needs PostgreSQL and Redis on 127.0.0.1): see docs/performance.md.
+# BENCH_QUICK=1 for a smoke run; BENCH_ARGS passes options to bench/run.py.
+.PHONY: bench
+$(VENV)/.installed-bench: requirements.txt requirements-bench.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	$(PY) bench/run.py $(BENCH_ARGS)

@@ -23,11 +23,13 @@ def activation_get_for_user(*, user, activation_id: str | int) -> Activation | N
         return None
     if not 0 < pk <= MAX_ID or str(activation_id) != str(pk):
         return None
-    return (
-        Activation.objects.select_related("tenant", "user")
-        .filter(pk=pk, user=user, tenant_id=user.tenant_id, order_status__in=VISIBLE_ORDER_STATUSES)
-        .first()
-    )
+    activation = Activation.objects.filter(
+        pk=pk, user=user, tenant_id=user.tenant_id, order_status__in=VISIBLE_ORDER_STATUSES
+    ).first()
+    if activation is not None:
+        # The caller's user came with its tenant (authentication loaded both): no second join on the hot path.
+        activation.user, activation.tenant = user, user.tenant
+    return activation
 
 
 def activations_for_user(*, user, page: int, limit: int) -> tuple[list[Activation], int]:

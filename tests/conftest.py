@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import OperatorFactory, TenantDomainFactory, TenantFactory, UserFactory
+from tests.factories import OperatorFactory, TenantDomainFactory, TenantFactory, UserFactory, issue_api_key
 
 
 def pytest_collection_modifyitems(config, items):
@@ -21,6 +21,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("postgres"):
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Prices, locks, upstream budgets and rate-limit counters must not leak from one test into another."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -55,3 +65,26 @@ def charlie(other_tenant):
 @pytest.fixture
 def operator(db):
     return OperatorFactory(email="ops@platform.test")
+
+
+@pytest.fixture
+def api():
+    """A DRF test client for the JSON API."""
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def alice_key(alice):
+    return issue_api_key(alice, "alice").raw_key
+
+
+@pytest.fixture
+def bob_key(bob):
+    return issue_api_key(bob, "bob").raw_key
+
+
+@pytest.fixture
+def charlie_key(charlie):
+    return issue_api_key(charlie, "charlie").raw_key

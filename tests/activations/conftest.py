@@ -1,9 +1,7 @@
 import pytest
 from django.core.cache import cache
-from rest_framework.test import APIClient
 
 from accounts.models import Tenant
-from accounts.services import api_key_create
 from catalog import upstream
 from platfone.emulator import Emulator, emulator_session
 from wallet import services as wallet
@@ -25,26 +23,6 @@ def emulator(monkeypatch, tenant, other_tenant):
     yield emu
     emu.close()
     cache.clear()
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-@pytest.fixture
-def alice_key(alice):
-    return api_key_create(user=alice, name="alice").raw_key
-
-
-@pytest.fixture
-def bob_key(bob):
-    return api_key_create(user=bob, name="bob").raw_key
-
-
-@pytest.fixture
-def charlie_key(charlie):
-    return api_key_create(user=charlie, name="charlie").raw_key
 
 
 @pytest.fixture

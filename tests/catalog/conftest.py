@@ -8,13 +8,10 @@ have their own upstream account on it. ``connect_tenant(tenant)`` gives any othe
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
-from rest_framework.test import APIClient
 
 from accounts.models import Tenant
 from catalog import services, upstream
 from platfone.emulator import Emulator, emulator_session
-from tests.factories import issue_api_key
 
 EMULATOR_BASE_URL = "http://platfone.test/api/v1"
 UPSTREAM_BALANCE_CENTS = 1_000_000
@@ -22,13 +19,6 @@ UPSTREAM_BALANCE_CENTS = 1_000_000
 
 def upstream_key_for(tenant: Tenant) -> str:
     return f"{tenant.slug}-upstream-key"
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()  # prices, locks, budgets and rate-limit counters must not leak between tests
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -65,18 +55,3 @@ def synced(emulator, tenant):
     services.catalog_sync(tenant=tenant)
     emulator.reset_counters()
     return tenant
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-@pytest.fixture
-def alice_key(alice):
-    return issue_api_key(alice, "alice").raw_key
-
-
-@pytest.fixture
-def charlie_key(charlie):
-    return issue_api_key(charlie, "charlie").raw_key

@@ -1,0 +1,1 @@
+"""Benchmark harness of the production stack (``make bench``); see docs/performance.md."""

@@ -1,0 +1,224 @@
+"""Django-side steps of the benchmark, run by ``bench/run.py`` in a subprocess with the bench environment.
+
+    python bench/djhelper.py seed PLAN.json OUT.json     tenants, users, keys, money (operator commands), limits
+    python bench/djhelper.py webhooks-healthy SLUG       {"healthy": bool} as the app itself decides it
+    python bench/djhelper.py money DELIVERED.json        charges vs SMS delivered upstream, as JSON
+    python bench/djhelper.py profile SPEC.json           per-request cost in-process: ms, CPU ms, SQL, cache calls
+    python bench/djhelper.py sms-times IDS.json          {activation id: sms_received_at (Unix s, float)}
+
+Seeding goes through the operator commands (``create_tenant``, ``create_user``, ``create_api_key``,
+``wallet_credit``, ``sync_catalog``) called in-process, so hundreds of users take seconds, not minutes.
+Only the per-tenant limits that would distort a load test are changed directly on the row (see PLAN's
+``limits``); every lifted limit is listed in the results.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.cache import caches  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from accounts.models import Tenant  # noqa: E402
+from activations.models import Activation  # noqa: E402
+from activations.services.webhooks import webhooks_healthy  # noqa: E402
+from wallet.models import JournalEntry  # noqa: E402
+
+
+def _command(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def seed(plan_path: str, out_path: str) -> None:
+    plan = json.loads(Path(plan_path).read_text())
+    result: dict[str, dict] = {}
+    for spec in plan["tenants"]:
+        slug = spec["slug"]
+        args = [
+            "create_tenant",
+            slug,
+            "--name",
+            spec["name"],
+            "--platfone-url",
+            spec["platfone_url"],
+            "--platfone-key",
+            spec["platfone_key"],
+        ]
+        if spec.get("webhook_secret"):
+            args += ["--webhook-secret", spec["webhook_secret"]]
+        _command(*args)
+        Tenant.objects.filter(slug=slug).update(**plan["limits"])
+        users = []
+        for i in range(spec["users"]):
+            email = f"u{i:03d}@{slug}.bench.test"
+            _command("create_user", "--tenant", slug, "--email", email)
+            key = (
+                _command("create_api_key", "--tenant", slug, "--email", email, "--name", "bench")
+                .strip()
+                .splitlines()[-1]
+            )
+            _command(
+                "wallet_credit",
+                "--tenant",
+                slug,
+                "--email",
+                email,
+                "--cents",
+                str(spec["credit_cents"]),
+                "--description",
+                "Benchmark credit",
+                "--idempotency-key",
+                f"bench:credit:{slug}:{i}",
+            )
+            users.append({"email": email, "key": key})
+        result[slug] = {"pk": Tenant.objects.get(slug=slug).pk, "users": users}
+    # The catalogs, as the hourly beat task would have them in production (prices stay live).
+    _command("sync_catalog")
+    Path(out_path).write_text(json.dumps({"tenants": result}, indent=1))
+    print(f"seeded {len(result)} tenants, {sum(len(t['users']) for t in result.values())} users")
+
+
+def healthy(slug: str) -> None:
+    print(json.dumps({"healthy": webhooks_healthy(Tenant.objects.get(slug=slug))}))
+
+
+def money(delivered_path: str) -> None:
+    """``delivered_path``: ``[[tenant_slug, upstream_activation_id], ...]`` of every activation the emulators
+    delivered an SMS to. Prints how the ledger's charges line up with them."""
+    delivered = {tuple(pair) for pair in json.loads(Path(delivered_path).read_text())}
+    slugs = dict(Tenant.objects.values_list("pk", "slug"))
+    activations = {
+        pk: (slugs[tenant_id], upstream_id)
+        for pk, tenant_id, upstream_id in Activation.objects.values_list("pk", "tenant_id", "upstream_id")
+    }
+    kinds = Counter(JournalEntry.objects.values_list("kind", flat=True))
+    charge_ids = list(JournalEntry.objects.filter(kind="charge").values_list("activation_id", flat=True))
+    refund_ids = list(JournalEntry.objects.filter(kind="refund").values_list("activation_id", flat=True))
+    per_activation = Counter(charge_ids)
+    charged = {activations[pk] for pk in per_activation if pk in activations}
+    billing = Counter(Activation.objects.values_list("billing_status", flat=True))
+    orders = Counter(Activation.objects.values_list("order_status", flat=True))
+    report = {
+        "sms_delivered_upstream": len(delivered),
+        "charge_entries": len(charge_ids),
+        "refund_entries": len(refund_ids),
+        "activations_charged": len(charged),
+        "activations_charged_twice": sum(1 for n in per_activation.values() if n > 1),
+        "delivered_not_charged": sorted(map(list, delivered - charged))[:20],
+        "delivered_not_charged_count": len(delivered - charged),
+        "charged_not_delivered": sorted(map(list, charged - delivered))[:20],
+        "charged_not_delivered_count": len(charged - delivered),
+        "activations_total": len(activations),
+        "activations_by_billing_status": dict(billing),
+        "activations_by_order_status": dict(orders),
+        "journal_entries_by_kind": dict(kinds),
+    }
+    report["ok"] = (
+        report["delivered_not_charged_count"] == 0
+        and report["charged_not_delivered_count"] == 0
+        and report["activations_charged_twice"] == 0
+        and report["refund_entries"] == 0
+    )
+    print(json.dumps(report))
+
+
+CACHE_METHODS = ("get", "set", "add", "incr", "decr", "delete", "get_many", "set_many", "touch", "has_key")
+
+
+def profile(spec_path: str) -> None:
+    """Each request of SPEC run ``n`` times through the whole Django stack in this one thread (django.test.Client,
+    no gunicorn, no network): wall and CPU milliseconds per request, SQL queries and cache calls per request.
+    ``{"n": 200, "requests": [{"name", "method", "path", "key", "body"?, "then"?: {"method", "path"}}]}``;
+    ``then`` is a follow-up request on the ``id`` the first one answered (order, then cancel)."""
+    spec = json.loads(Path(spec_path).read_text())
+    cache = caches["default"]
+    calls = Counter()
+    for method in CACHE_METHODS:
+        original = getattr(cache, method)
+
+        def counted(*args, _original=original, _name=method, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        setattr(cache, method, counted)
+    client = Client(HTTP_HOST="127.0.0.1")
+    results = {}
+    for item in spec["requests"]:
+        n = int(item.get("n") or spec["n"])
+        headers = {"HTTP_X_API_KEY": item["key"]} if item.get("key") else {}
+
+        def once(item=item, headers=headers) -> int:
+            if item["method"] == "GET":
+                response = client.get(item["path"], **headers)
+            else:
+                response = client.post(item["path"], data=item.get("body") or {}, content_type="application/json",
+                                       **headers)  # fmt: skip
+            then = item.get("then")
+            if then and response.status_code == 200:
+                follow = then["path"].replace("{id}", str(response.json()["data"]["id"]))
+                response = client.post(follow, data={}, content_type="application/json", **headers)
+            return response.status_code
+
+        for _ in range(min(5, n)):
+            once()
+        calls.clear()
+        statuses = Counter()
+        wall, cpu = time.perf_counter(), time.process_time()
+        with CaptureQueriesContext(connection) as queries:
+            for _ in range(n):
+                statuses[once()] += 1
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        results[item["name"]] = {
+            "n": n,
+            "ms": round(wall * 1000 / n, 2),
+            "cpu_ms": round(cpu * 1000 / n, 2),
+            "sql": round(len(queries.captured_queries) / n, 2),
+            "cache_calls": round(sum(calls.values()) / n, 2),
+            "cache_by_method": {k: round(v / n, 2) for k, v in sorted(calls.items())},
+            "statuses": {str(k): v for k, v in statuses.items()},
+        }
+    print(json.dumps(results))
+
+
+def sms_times(ids_path: str) -> None:
+    ids = json.loads(Path(ids_path).read_text())
+    rows = Activation.objects.filter(pk__in=ids).values_list("pk", "sms_received_at")
+    print(json.dumps({str(pk): at.timestamp() if at else None for pk, at in rows}))
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["seed"] and len(argv) == 3:
+        seed(argv[1], argv[2])
+    elif argv[:1] == ["webhooks-healthy"] and len(argv) == 2:
+        healthy(argv[1])
+    elif argv[:1] == ["money"] and len(argv) == 2:
+        money(argv[1])
+    elif argv[:1] == ["profile"] and len(argv) == 2:
+        profile(argv[1])
+    elif argv[:1] == ["sms-times"] and len(argv) == 2:
+        sms_times(argv[1])
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
