@@ -122,12 +122,9 @@ def _upstream_price(*, tenant: Tenant, service_id: str, country_id: str) -> tupl
     keys = price_cache_keys(tenant=tenant, service_id=service_id, country_id=country_id)
     deadline = time.monotonic() + setting("PRICE_LOCK_WAIT_SECONDS")
     while True:
-        entry = cache.get(keys.fresh)
-        if entry is not None:
-            return entry, False
-        failure = cache.get(keys.failure)
-        if failure is not None:
-            return _fallback(keys, retry_after=failure["retry_after"])
+        cached = _cached(keys)
+        if cached is not None:
+            return cached
         token = secrets.token_hex(8)
         if cache.add(keys.lock, token, timeout=_lock_seconds()):
             try:
@@ -141,14 +138,22 @@ def _upstream_price(*, tenant: Tenant, service_id: str, country_id: str) -> tupl
         time.sleep(POLL_SECONDS)
 
 
-def _fetch_as_leader(*, tenant: Tenant, keys: _Keys, service_id: str, country_id: str) -> tuple[dict[str, Any], bool]:
-    # Another leader may have finished, with a price or a failure, between our miss and our lock.
+def _cached(keys: _Keys) -> tuple[dict[str, Any], bool] | None:
+    """A fresh price, or the fallback while a recent failure backs the pair off; None: nobody has asked yet."""
     entry = cache.get(keys.fresh)
     if entry is not None:
         return entry, False
     failure = cache.get(keys.failure)
     if failure is not None:
         return _fallback(keys, retry_after=failure["retry_after"])
+    return None
+
+
+def _fetch_as_leader(*, tenant: Tenant, keys: _Keys, service_id: str, country_id: str) -> tuple[dict[str, Any], bool]:
+    # Another leader may have finished, with a price or a failure, between our miss and our lock.
+    cached = _cached(keys)
+    if cached is not None:
+        return cached
     fresh_seconds = int_setting("PRICE_CACHE_SECONDS")
     client = client_for_tenant(tenant)
     try:
