@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 
 from activations import errors, selectors, services
@@ -234,7 +233,7 @@ class ActivationPollView(_OneActivationView):
             "activation_status": activation.activation_status,
             "sms_code": activation.sms_code,
             "sms_text": activation.sms_text,
-            "expired": activation.activation_status == "expired" or activation.is_past_expiry(timezone.now()),
+            "expired": activation.expired,
         }
         return ok(PollSerializer(data).data)
 
@@ -280,15 +279,14 @@ def evidence_type(head: bytes) -> str | None:
 
 
 class ActivationActionView(_OneActivationView):
-    """POST activations/{id}/<action>: retry or finalize, answering the activation's new state."""
+    """POST activations/{id}/<action>: one service call, answering the activation's new state."""
 
-    action: str = ""
+    service = None  # a service taking (activation=, actor=) and returning the activation
 
     def post(self, request, activation_id):
         activation = self.get_activation(request, activation_id)
-        service = {"retry": services.activation_retry, "finalize": services.activation_finalize}[self.action]
         try:
-            activation = service(activation=activation, actor=f"user:{request.user.pk}")
+            activation = type(self).service(activation=activation, actor=f"user:{request.user.pk}")
         except errors.ActivationError as exc:
             raise api_error(exc) from exc
         return ok(ActivationDetailSerializer(_activation_detail(activation)).data)
@@ -301,32 +299,30 @@ ACTION_ERRORS = {
 }
 
 
-class ActivationRetryView(ActivationActionView):
-    action = "retry"
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="activations_retry",
         summary="Request another SMS on the same number (free; when is_retriable)",
         request=None,
         parameters=[ID_PARAMETER],
         responses={200: envelope("ActivationRetried", ActivationDetailSerializer), **ACTION_ERRORS},
     )
-    def post(self, request, activation_id):
-        return super().post(request, activation_id)
+)
+class ActivationRetryView(ActivationActionView):
+    service = services.activation_retry
 
 
-class ActivationFinalizeView(ActivationActionView):
-    action = "finalize"
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="activations_finalize",
         summary="Finalize an activation whose SMS arrived (no more SMS; frees the number)",
         request=None,
         parameters=[ID_PARAMETER],
         responses={200: envelope("ActivationFinalized", ActivationDetailSerializer), **ACTION_ERRORS},
     )
-    def post(self, request, activation_id):
-        return super().post(request, activation_id)
+)
+class ActivationFinalizeView(ActivationActionView):
+    service = services.activation_finalize
 
 
 class ReportReasonSerializer(serializers.Serializer):

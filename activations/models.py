@@ -104,6 +104,12 @@ class Activation(models.Model):
     def is_past_expiry(self, now=None) -> bool:
         return self.expire_at is not None and (now or timezone.now()) >= self.expire_at
 
+    @property
+    def expired(self) -> bool:
+        """Expired, as the poll answers it: the upstream said so, or ``expire_at`` has passed (the upstream
+        document asks clients to treat it as expired even before its status changes)."""
+        return self.activation_status == "expired" or self.is_past_expiry()
+
 
 class ActivationEvent(models.Model):
     """Audit trail: who changed an activation or moved its money, and how."""
