@@ -11,7 +11,6 @@ import logging
 
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from accounts import selectors as accounts_selectors
 from activations import services
@@ -29,8 +28,11 @@ def _answer(status: int, message: str, code: str) -> JsonResponse:
 
 
 @csrf_exempt
-@require_POST
 def platfone_webhook(request, tenant_slug: str):
+    if request.method != "POST":
+        response = _answer(405, "Webhooks are POSTed.", "method_not_allowed")
+        response["Allow"] = "POST"
+        return response
     tenant = accounts_selectors.tenant_get(slug=tenant_slug)
     if tenant is None or not tenant.platfone_webhook_secret:
         return _answer(404, "Unknown webhook endpoint.", "not_found")

@@ -342,3 +342,10 @@ def test_a_body_over_the_limit_is_400(hooked_emulator):
     assert response.status_code == 400
     assert not WebhookEvent.objects.exists()
 
+
+
+@pytest.mark.django_db
+def test_a_get_on_the_webhook_endpoint_is_405_in_json(client, tenant):
+    response = client.get(f"/webhooks/platfone/{tenant.slug}/")
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert response.json()["code"] == "method_not_allowed"
