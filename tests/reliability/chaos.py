@@ -172,6 +172,15 @@ class Chaos:
         except EmulatorError:
             pass  # the number was canceled or finalized a moment ago: the SMS has nowhere to go
 
+    def ensure_delivered(self, count: int, *, attempts: int = 200) -> None:
+        """Deliver SMS to waiting numbers until ``count`` were delivered in all: how many the world thread
+        managed depends on thread timing, and a run must have some to lose."""
+        rng = random.Random(self.seed + 1)
+        for _ in range(attempts):
+            if len(self.delivered) >= count:
+                return
+            self.world_step(rng)
+
     # --- running ----------------------------------------------------------------------------------------
 
     def run_sequential(self, steps: int) -> None:

@@ -97,5 +97,6 @@ def test_concurrent_chaos_loses_no_sms_and_charges_each_once(
     def run():
         errors = chaos.run_threads(steps_per_client=70)
         assert errors == []
+        chaos.ensure_delivered(5)
 
     run_chaos_then_settle(chaos, log, cast, webhook_router, run)

@@ -276,6 +276,7 @@ def run_with_a_crash(*, chaos, emulator, router, broker, beat, workers, env, que
         workers[1].wait_ready()
         players.join(300)
         assert not players.is_alive() and chaos_errors == []
+        chaos.ensure_delivered(5)  # while faults and webhook loss are still on
         # when: the upstream recovers; the beat keeps running on the new worker
         emulator.clear_faults()
         router.drop = 0.0
