@@ -172,13 +172,8 @@ def _apply(*, tenant: Tenant, state: CatalogSync, result: CatalogResult, report:
 
 
 def _apply_services(*, tenant: Tenant, items: tuple[UpstreamService, ...]) -> tuple[int, int, int]:
-    existing = {s.service_id: s for s in Service.objects.select_for_update().filter(tenant=tenant)}
-    to_create, to_update, seen = [], [], set()
-    for item in items:
-        if item.service_id in seen:
-            continue
-        seen.add(item.service_id)
-        values = {
+    def values(item: UpstreamService) -> dict:
+        return {
             "name": item.name[:200],
             "alt_name": item.alt_name or "",
             "has_description": item.has_description,
@@ -186,16 +181,8 @@ def _apply_services(*, tenant: Tenant, items: tuple[UpstreamService, ...]) -> tu
             "auto_type": classify(service_id=item.service_id, name=item.name, alt_name=item.alt_name).value,
             "is_available": True,
         }
-        service = existing.get(item.service_id)
-        if service is None:
-            to_create.append(Service(tenant=tenant, service_id=item.service_id, **values))
-        elif _changed(service, values):
-            to_update.append(service)
-    gone = [s for sid, s in existing.items() if sid not in seen and s.is_available]
-    for service in gone:
-        service.is_available = False
-    _write(Service, to_create, to_update + gone, _SERVICE_FIELDS)
-    return len(to_create), len(to_update), len(gone)
+
+    return _upsert(Service, tenant=tenant, key="service_id", items=items, values=values, fields=_SERVICE_FIELDS)
 
 
 def _apply_popular(*, tenant: Tenant, items: tuple[UpstreamService, ...]) -> tuple[int, int, int]:
@@ -210,27 +197,38 @@ def _apply_popular(*, tenant: Tenant, items: tuple[UpstreamService, ...]) -> tup
 
 
 def _apply_countries(*, tenant: Tenant, items: tuple[UpstreamCountry, ...]) -> tuple[int, int, int]:
-    existing = {c.country_id: c for c in Country.objects.select_for_update().filter(tenant=tenant)}
-    to_create, to_update, seen = [], [], set()
-    for item in items:
-        if item.country_id in seen:
-            continue
-        seen.add(item.country_id)
-        values = {
+    def values(item: UpstreamCountry) -> dict:
+        return {
             "name": item.name[:200],
             "alt_name": item.alt_name or "",
             "codes": list(item.codes),
             "is_available": True,
         }
-        country = existing.get(item.country_id)
-        if country is None:
-            to_create.append(Country(tenant=tenant, country_id=item.country_id, **values))
-        elif _changed(country, values):
-            to_update.append(country)
-    gone = [c for cid, c in existing.items() if cid not in seen and c.is_available]
-    for country in gone:
-        country.is_available = False
-    _write(Country, to_create, to_update + gone, _COUNTRY_FIELDS)
+
+    return _upsert(Country, tenant=tenant, key="country_id", items=items, values=values, fields=_COUNTRY_FIELDS)
+
+
+def _upsert(model, *, tenant: Tenant, key: str, items, values, fields) -> tuple[int, int, int]:
+    """Bring the tenant's rows of ``model`` in line with the upstream list: create the new, update the
+    changed, mark the ones that disappeared unavailable (never delete: old activations point at them).
+    Returns (created, updated, made unavailable)."""
+    existing = {getattr(row, key): row for row in model.objects.select_for_update().filter(tenant=tenant)}
+    to_create, to_update, seen = [], [], set()
+    for item in items:
+        item_key = getattr(item, key)
+        if item_key in seen:
+            continue
+        seen.add(item_key)
+        item_values = values(item)
+        row = existing.get(item_key)
+        if row is None:
+            to_create.append(model(tenant=tenant, **{key: item_key}, **item_values))
+        elif _changed(row, item_values):
+            to_update.append(row)
+    gone = [row for row_key, row in existing.items() if row_key not in seen and row.is_available]
+    for row in gone:
+        row.is_available = False
+    _write(model, to_create, to_update + gone, fields)
     return len(to_create), len(to_update), len(gone)
 
 
