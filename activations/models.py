@@ -7,6 +7,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+# An activation is open (holds one of the user's and the upstream account's active slots) while its order is
+# being placed or placed, and the upstream has not ended it ("" = not heard from the upstream yet).
+OPEN_ORDER_STATUSES = ("ordering", "placed")
+OPEN_ACTIVATION_STATUSES = ("", "active")
+
 
 class Activation(models.Model):
     class OrderStatus(models.TextChoices):
@@ -96,10 +101,7 @@ class Activation(models.Model):
     @property
     def is_open(self) -> bool:
         """Still occupying one of the user's (and the upstream account's) active slots."""
-        return self.order_status in {self.OrderStatus.ORDERING, self.OrderStatus.PLACED} and self.activation_status in {
-            "",
-            "active",
-        }
+        return self.order_status in OPEN_ORDER_STATUSES and self.activation_status in OPEN_ACTIVATION_STATUSES
 
     def is_past_expiry(self, now=None) -> bool:
         return self.expire_at is not None and (now or timezone.now()) >= self.expire_at

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from activations.models import Activation
+from activations.models import OPEN_ACTIVATION_STATUSES, OPEN_ORDER_STATUSES, Activation
 
 VISIBLE_ORDER_STATUSES = (Activation.OrderStatus.PLACED,)
 
@@ -42,7 +42,7 @@ def activations_for_user(*, user, page: int, limit: int) -> tuple[list[Activatio
 
 def open_activation_count(*, user) -> int:
     return Activation.objects.filter(
-        user=user, order_status__in=["ordering", "placed"], activation_status__in=["", "active"]
+        user=user, order_status__in=OPEN_ORDER_STATUSES, activation_status__in=OPEN_ACTIVATION_STATUSES
     ).count()
 
 
