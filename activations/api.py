@@ -8,31 +8,14 @@ import re
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 
-from activations import errors, selectors, services
+from activations import selectors, services
 from activations.models import Activation
-from reseller import errors as api_errors
-from reseller.api import KeyedApiView, ok
-from reseller.serializers import COMMON_ERRORS, ErrorSerializer, TimestampField, envelope
-from wallet.services import InsufficientBalance
+from catalog.serializers import CountryIdField, ServiceIdField
+from core.api.serializers import COMMON_ERRORS, ErrorSerializer, TimestampField, envelope
+from core.api.views import KeyedApiView, ok
+from core.errors import InvalidInput, NotFound
 
-SERVICE_ID_RE = r"^[A-Za-z0-9_-]{1,30}$"
-COUNTRY_ID_RE = r"^[A-Za-z0-9_-]{2,9}$"
 IDEMPOTENCY_KEY_RE = r"^[\x21-\x7e]{1,100}$"
-
-
-def api_error(exc: Exception) -> api_errors.ApiError:
-    if isinstance(exc, InsufficientBalance):
-        # balance_cents is what the order can use (money held for pending orders excluded), so that
-        # required_cents - balance_cents is what the user has to add, as the document intends.
-        return api_errors.InsufficientBalance(
-            f"Your available balance is {exc.available_cents} cents; this order needs {exc.required_cents}.",
-            balance_cents=exc.available_cents,
-            required_cents=exc.required_cents,
-            held_cents=exc.balance_cents - exc.available_cents,
-        )
-    extra = {k: v for k, v in exc.extra.items() if v is not None}
-    headers = {"Retry-After": str(extra.pop("retry_after"))} if "retry_after" in extra else {}
-    return api_errors.ApiError(exc.message, code=exc.code, status=exc.status, headers=headers, **extra)
 
 
 def _ts(value) -> int | None:
@@ -120,8 +103,8 @@ class ActivationsView(KeyedApiView):
         limit = serializers.IntegerField(min_value=1, max_value=50, default=20)
 
     class CreateInput(serializers.Serializer):
-        service_id = serializers.RegexField(SERVICE_ID_RE, max_length=30)
-        country_id = serializers.RegexField(COUNTRY_ID_RE, max_length=9)
+        service_id = ServiceIdField()
+        country_id = CountryIdField()
         max_price = serializers.IntegerField(min_value=1, max_value=10000, required=False, allow_null=True)
 
     @extend_schema(
@@ -182,17 +165,14 @@ class ActivationsView(KeyedApiView):
         params.is_valid(raise_exception=True)
         idempotency_key = request.headers.get("Idempotency-Key")
         if idempotency_key is not None and not re.fullmatch(IDEMPOTENCY_KEY_RE, idempotency_key):
-            raise api_errors.InvalidParams("Idempotency-Key must be 1-100 printable ASCII characters.")
-        try:
-            activation = services.activation_create(
-                user=request.user,
-                service_id=params.validated_data["service_id"],
-                country_id=params.validated_data["country_id"],
-                max_price_cents=params.validated_data.get("max_price"),
-                idempotency_key=idempotency_key,
-            )
-        except (errors.ActivationError, InsufficientBalance) as exc:
-            raise api_error(exc) from exc
+            raise InvalidInput("Idempotency-Key must be 1-100 printable ASCII characters.")
+        activation = services.activation_create(
+            user=request.user,
+            service_id=params.validated_data["service_id"],
+            country_id=params.validated_data["country_id"],
+            max_price_cents=params.validated_data.get("max_price"),
+            idempotency_key=idempotency_key,
+        )
         return ok(ActivationSummarySerializer(_activation_summary(activation)).data)
 
 
@@ -200,7 +180,7 @@ class _OneActivationView(KeyedApiView):
     def get_activation(self, request, activation_id) -> Activation:
         activation = selectors.activation_get_for_user(user=request.user, activation_id=activation_id)
         if activation is None:
-            raise api_errors.NotFound("Activation not found.")
+            raise NotFound("Activation not found.")
         return activation
 
 
@@ -255,10 +235,7 @@ class ActivationCancelView(_OneActivationView):
     )
     def post(self, request, activation_id):
         activation = self.get_activation(request, activation_id)
-        try:
-            services.activation_cancel(activation=activation, actor=f"user:{request.user.pk}")
-        except errors.ActivationError as exc:
-            raise api_error(exc) from exc
+        services.activation_cancel(activation=activation, actor=f"user:{request.user.pk}")
         return ok({"result": "canceled"})
 
 
@@ -285,10 +262,7 @@ class ActivationActionView(_OneActivationView):
 
     def post(self, request, activation_id):
         activation = self.get_activation(request, activation_id)
-        try:
-            activation = type(self).service(activation=activation, actor=f"user:{request.user.pk}")
-        except errors.ActivationError as exc:
-            raise api_error(exc) from exc
+        activation = type(self).service(activation=activation, actor=f"user:{request.user.pk}")
         return ok(ActivationDetailSerializer(_activation_detail(activation)).data)
 
 
@@ -349,10 +323,7 @@ class ActivationReportReasonsView(_OneActivationView):
     )
     def get(self, request, activation_id):
         activation = self.get_activation(request, activation_id)
-        try:
-            reasons = services.activation_report_reasons(activation=activation)
-        except errors.ActivationError as exc:
-            raise api_error(exc) from exc
+        reasons = services.activation_report_reasons(activation=activation)
         data = {"reasons": [dataclasses.asdict(reason) for reason in reasons]}
         return ok(ReportReasonsSerializer(data).data)
 
@@ -393,14 +364,11 @@ class ActivationReportView(_OneActivationView):
         params = self.ReportInput(data=request.data)
         params.is_valid(raise_exception=True)
         upload = params.validated_data.get("evidence")
-        try:
-            result = services.activation_report(
-                activation=activation,
-                reason_id=params.validated_data["reason_id"],
-                message=params.validated_data.get("message") or None,
-                evidence=upload.read() if upload else None,
-                actor=f"user:{request.user.pk}",
-            )
-        except errors.ActivationError as exc:
-            raise api_error(exc) from exc
+        result = services.activation_report(
+            activation=activation,
+            reason_id=params.validated_data["reason_id"],
+            message=params.validated_data.get("message") or None,
+            evidence=upload.read() if upload else None,
+            actor=f"user:{request.user.pk}",
+        )
         return ok(ReportResultSerializer({"status": result.status, "decline_id": result.decline_id}).data)

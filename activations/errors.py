@@ -1,61 +1,51 @@
-"""What can go wrong with an activation, in domain terms, with the HTTP status the API answers it with."""
+"""What can go wrong with an activation: domain errors with the public API's codes, no HTTP.
+
+Unknown pairs, missing stock and an unreachable supplier are the catalog's and the base layer's errors
+(``catalog.errors.UnknownServiceOrCountry`` / ``NoNumbers``, ``core.errors.UpstreamUnavailable``), raised
+here too.
+"""
 
 from __future__ import annotations
 
+from core.errors import DomainError
 
-class ActivationError(Exception):
+
+class ActivationError(DomainError):
     code = "activation_error"
-    status = 409
-
-    def __init__(self, message: str, **extra) -> None:
-        super().__init__(message)
-        self.message = message
-        self.extra = extra
 
 
 class ActiveLimitReached(ActivationError):
-    code, status = "active_limit", 429
+    code = "active_limit"
 
 
 class MaxPriceTooLow(ActivationError):
-    code, status = "max_price_exceeded", 409
-
-
-class NoNumbers(ActivationError):
-    code, status = "no_numbers", 404
-
-
-class UnknownServiceOrCountry(ActivationError):
-    code, status = "not_found", 404
-
-
-class UpstreamDown(ActivationError):
-    code, status = "upstream_unavailable", 503
+    code = "max_price_exceeded"
 
 
 class OrderInProgress(ActivationError):
-    code, status = "order_in_progress", 409
+    code = "order_in_progress"
+    default_message = "The order is still being placed; try again in a moment."
 
 
 class IdempotencyKeyReused(ActivationError):
-    code, status = "idempotency_key_reused", 409
+    code = "idempotency_key_reused"
 
 
 class NotCancelable(ActivationError):
-    code, status = "not_cancelable", 409
+    code = "not_cancelable"
 
 
 class NotCancelableYet(ActivationError):
-    code, status = "not_cancelable_yet", 409
+    code = "not_cancelable_yet"
 
 
 class NotRetriable(ActivationError):
-    code, status = "not_retriable", 409
+    code = "not_retriable"
 
 
 class NotFinalizable(ActivationError):
-    code, status = "not_finalizable", 409
+    code = "not_finalizable"
 
 
 class NotReportable(ActivationError):
-    code, status = "not_reportable", 409
+    code = "not_reportable"

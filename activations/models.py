@@ -7,10 +7,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from platfone.types import SMS_ARRIVED, ActivationStatus
+
 # An activation is open (holds one of the user's and the upstream account's active slots) while its order is
 # being placed or placed, and the upstream has not ended it ("" = not heard from the upstream yet).
 OPEN_ORDER_STATUSES = ("ordering", "placed")
-OPEN_ACTIVATION_STATUSES = ("", "active")
+OPEN_ACTIVATION_STATUSES = ("", ActivationStatus.ACTIVE)
 
 
 class Activation(models.Model):
@@ -92,11 +94,7 @@ class Activation(models.Model):
 
     @property
     def sms_received(self) -> bool:
-        return bool(self.sms_code or self.sms_text) or self.sms_status in {
-            "smsReceived",
-            "retryRequested",
-            "retryReceived",
-        }
+        return bool(self.sms_code or self.sms_text) or self.sms_status in SMS_ARRIVED
 
     @property
     def is_open(self) -> bool:
@@ -110,7 +108,7 @@ class Activation(models.Model):
     def expired(self) -> bool:
         """Expired, as the poll answers it: the upstream said so, or ``expire_at`` has passed (the upstream
         document asks clients to treat it as expired even before its status changes)."""
-        return self.activation_status == "expired" or self.is_past_expiry()
+        return self.activation_status == ActivationStatus.EXPIRED or self.is_past_expiry()
 
 
 class ActivationEvent(models.Model):

@@ -8,6 +8,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from activations.models import OPEN_ACTIVATION_STATUSES, OPEN_ORDER_STATUSES, Activation
+from platfone.types import ActivationStatus
 
 VISIBLE_ORDER_STATUSES = (Activation.OrderStatus.PLACED,)
 
@@ -57,7 +58,7 @@ def success_rate_counts(*, prefix: str = "", now=None) -> dict[str, Count]:
     since = (now or timezone.now()) - timedelta(hours=SUCCESS_RATE_WINDOW_HOURS)
     recent = Q(**{f"{prefix}order_status": Activation.OrderStatus.PLACED, f"{prefix}created_at__gte": since})
     succeeded = Q(**{f"{prefix}sms_received_at__isnull": False})
-    finished = succeeded | ~Q(**{f"{prefix}activation_status": "active"})
+    finished = succeeded | ~Q(**{f"{prefix}activation_status": ActivationStatus.ACTIVE})
     field = f"{prefix}id" if prefix else "id"
     return {
         "finished_24h": Count(field, filter=recent & finished),

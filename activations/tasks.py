@@ -15,12 +15,14 @@ from accounts import selectors as accounts_selectors
 from activations import errors
 from activations.models import Activation
 from activations.services import activation_finalize, sync_due_activations
+from activations.services.actions import FINALIZE_TASK
 from activations.services.maintenance import (
     close_stuck_orders,
     expire_overdue_activations,
     finalize_due_activations,
 )
 from activations.services.reconcile import reconcile_tenant
+from core.errors import UpstreamUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +62,9 @@ def reconcile() -> dict[str, object]:
 
 
 @shared_task(
-    name="activations.finalize",
+    name=FINALIZE_TASK,
     ignore_result=True,
-    autoretry_for=(errors.UpstreamDown,),
+    autoretry_for=(UpstreamUnavailable,),
     retry_backoff=True,
     max_retries=5,
 )

@@ -14,20 +14,13 @@ from rest_framework import serializers
 
 from catalog import selectors, services
 from catalog.categories import TYPE_LABELS, ServiceType
-from catalog.errors import NoNumbers, PriceUnavailable, UnknownServiceOrCountry
-from catalog.models import COUNTRY_ID_PATTERN, SERVICE_ID_PATTERN
-from reseller.api import KeyedApiView, PublicApiView, ok
-from reseller.errors import ApiError, NotFound, UpstreamUnavailable
-from reseller.serializers import ErrorSerializer, envelope
+from catalog.serializers import CountryIdField, ServiceIdField
+from core.api.serializers import ErrorSerializer, envelope
+from core.api.views import KeyedApiView, PublicApiView, ok
+from core.errors import NotFound
 
 CATALOG_MAX_AGE_SECONDS = 300
 TRUE_VALUES = {"1", "true", "yes", "on"}
-
-
-class NoNumbersAvailable(ApiError):
-    """No stock for the pair right now: 404 (the document's status for "not there"), own code."""
-
-    status, code, message = 404, "no_numbers", "No numbers are available for this service and country right now."
 
 
 def _storefront_tenant(request):
@@ -193,16 +186,8 @@ class PriceSerializer(serializers.Serializer):
 
 class PriceView(KeyedApiView):
     class InputSerializer(serializers.Serializer):
-        service_id = serializers.RegexField(
-            SERVICE_ID_PATTERN,
-            max_length=30,
-            error_messages={"invalid": "Use 1–30 letters, digits, dashes or underscores (e.g. whatsapp)."},
-        )
-        country_id = serializers.RegexField(
-            COUNTRY_ID_PATTERN,
-            max_length=9,
-            error_messages={"invalid": "Use 2–9 letters or digits, optionally joined by - or _ (e.g. us, us_v)."},
-        )
+        service_id = ServiceIdField()
+        country_id = CountryIdField()
 
     @extend_schema(
         operation_id="price_get",
@@ -230,14 +215,7 @@ class PriceView(KeyedApiView):
     def get(self, request):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        try:
-            quote = services.price_quote(tenant=request.user.tenant, **params.validated_data)
-        except UnknownServiceOrCountry as exc:
-            raise NotFound("Unknown service_id or country_id: see /api/services.php and /api/countries.php.") from exc
-        except NoNumbers as exc:
-            raise NoNumbersAvailable() from exc
-        except PriceUnavailable as exc:
-            raise UpstreamUnavailable(headers={"Retry-After": str(exc.retry_after)}) from exc
+        quote = services.price_quote(tenant=request.user.tenant, **params.validated_data)
         data = {
             "price": {
                 "suggested": quote.suggested_sell_cents,

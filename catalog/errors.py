@@ -1,31 +1,35 @@
-"""What can go wrong when the catalog is asked for a price. Callers map these onto their own answers
-(the API: 404 not_found, 404 no_numbers, 503 upstream_unavailable)."""
+"""What can go wrong when the catalog is asked for a price (domain errors: a stable code, no HTTP)."""
 
 from __future__ import annotations
 
-
-class CatalogError(Exception):
-    """Base of the catalog's domain errors."""
+from core.errors import DomainError, NotFound, UpstreamUnavailable
 
 
-class UnknownServiceOrCountry(CatalogError):
+class UnknownServiceOrCountry(NotFound):
     """The service or the country is not in the tenant's catalog (or the upstream does not know it)."""
 
+    default_message = "Unknown service_id or country_id: see /api/services.php and /api/countries.php."
 
-class NoNumbers(CatalogError):
+
+class NoNumbers(DomainError):
     """The upstream has no number for this service in this country right now."""
 
+    code = "no_numbers"
+    default_message = "No numbers are available for this service and country right now."
 
-class PriceUnavailable(CatalogError):
+
+class PriceUnavailable(UpstreamUnavailable):
     """No live price (upstream down, rate budget spent, not configured) and no recent enough cached one.
 
-    ``retry_after`` is a hint in seconds for the client.
+    ``retry_after`` (seconds) is a hint for the client.
     """
 
-    def __init__(self, message: str = "", *, retry_after: int = 30) -> None:
-        super().__init__(message or "No price is available right now.")
+    def __init__(self, message: str | None = None, *, retry_after: int = 30) -> None:
+        super().__init__(message, retry_after=retry_after)
         self.retry_after = retry_after
 
 
 class UpstreamNotConfigured(PriceUnavailable):
     """The tenant has no Platfone base URL or API key."""
+
+    default_message = "Our number supplier is not configured for this storefront."

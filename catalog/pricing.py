@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 
 from accounts.models import Tenant
 from catalog import selectors
-from catalog.conf import int_setting, setting
 from catalog.errors import NoNumbers, PriceUnavailable, UnknownServiceOrCountry
+from catalog.markup import MarkupTerms
 from catalog.upstream import client_for_tenant, upstream_account
 from platfone.errors import NoNumbersAvailable, NotFound, PlatfoneError, RateLimited, UpstreamUnavailable
 
@@ -50,7 +51,8 @@ class PriceQuote:
 
     ``backend_cents`` is the upstream's suggested cost, ``sell_price_cents`` what the user pays for it
     (= ``suggested_sell_cents``). ``stale`` is True when the upstream could not be asked and a cached price
-    younger than ``PRICE_STALE_MAX_SECONDS`` was used instead.
+    younger than ``PRICE_STALE_MAX_SECONDS`` was used instead. ``terms`` are the markup terms the quote was
+    priced with: whoever orders from the quote prices any other cost (a repriced order) with the same terms.
     """
 
     service_id: str
@@ -63,6 +65,17 @@ class PriceQuote:
     count: int
     fetched_at: datetime
     stale: bool
+    terms: MarkupTerms
+
+    def sell(self, backend_cents: int) -> int:
+        """The sell price of another backend cost for the same pair, on the quote's terms."""
+        return self.terms.sell(backend_cents)
+
+    def max_backend_for_sell(self, max_sell_cents: int) -> int | None:
+        """The highest backend cost (1..10000 cents, the upstream's ``max_price`` range) whose sell price is at
+        most ``max_sell_cents``; None when even a 1-cent cost sells above it. Used as the upstream
+        ``max_price`` for a user's ``max_price``: ``sell(result) <= max_sell_cents < sell(result + 1)``."""
+        return self.terms.max_cost_for(max_sell_cents)
 
 
 def price_quote(*, tenant: Tenant, service_id: str, country_id: str) -> PriceQuote:
@@ -73,12 +86,12 @@ def price_quote(*, tenant: Tenant, service_id: str, country_id: str) -> PriceQuo
     (upstream unreachable or out of budget, and no cached price recent enough) — never a ``PlatfoneError``.
     """
     if selectors.catalog_has_pair(tenant=tenant, service_id=service_id, country_id=country_id) is False:
-        raise UnknownServiceOrCountry(f"{service_id!r} in {country_id!r} is not in the catalog")
+        raise UnknownServiceOrCountry()
     entry, stale = _upstream_price(tenant=tenant, service_id=service_id, country_id=country_id)
     if entry["outcome"] == OUTCOME_UNKNOWN:
-        raise UnknownServiceOrCountry(f"the upstream does not know {service_id!r} in {country_id!r}")
+        raise UnknownServiceOrCountry()
     if entry["outcome"] == OUTCOME_NO_NUMBERS or entry["count"] <= 0:
-        raise NoNumbers(f"no numbers for {service_id!r} in {country_id!r}")
+        raise NoNumbers()
     terms = selectors.markup_terms_for(tenant=tenant, service_id=service_id, country_id=country_id)
     suggested = terms.sell(entry["suggested"])
     return PriceQuote(
@@ -92,6 +105,7 @@ def price_quote(*, tenant: Tenant, service_id: str, country_id: str) -> PriceQuo
         count=entry["count"],
         fetched_at=datetime.fromtimestamp(entry["fetched_at"], tz=UTC),
         stale=stale,
+        terms=terms,
     )
 
 
@@ -120,7 +134,7 @@ def _now() -> float:
 def _upstream_price(*, tenant: Tenant, service_id: str, country_id: str) -> tuple[dict[str, Any], bool]:
     """The cached or freshly fetched upstream answer for the pair, and whether it is a stale fallback."""
     keys = price_cache_keys(tenant=tenant, service_id=service_id, country_id=country_id)
-    deadline = time.monotonic() + setting("PRICE_LOCK_WAIT_SECONDS")
+    deadline = time.monotonic() + settings.PRICE_LOCK_WAIT_SECONDS
     while True:
         cached = _cached(keys)
         if cached is not None:
@@ -134,7 +148,7 @@ def _upstream_price(*, tenant: Tenant, service_id: str, country_id: str) -> tupl
                     cache.delete(keys.lock)
         if time.monotonic() >= deadline:
             logger.warning("price %s/%s: gave up waiting for another request's upstream call", service_id, country_id)
-            return _fallback(keys, retry_after=int_setting("PRICE_FAILURE_BACKOFF_SECONDS"))
+            return _fallback(keys, retry_after=settings.PRICE_FAILURE_BACKOFF_SECONDS)
         time.sleep(POLL_SECONDS)
 
 
@@ -154,7 +168,7 @@ def _fetch_as_leader(*, tenant: Tenant, keys: _Keys, service_id: str, country_id
     cached = _cached(keys)
     if cached is not None:
         return cached
-    fresh_seconds = int_setting("PRICE_CACHE_SECONDS")
+    fresh_seconds = settings.PRICE_CACHE_SECONDS
     client = client_for_tenant(tenant)
     try:
         price = client.get_price(service_id=service_id, country_id=country_id)
@@ -175,7 +189,7 @@ def _fetch_as_leader(*, tenant: Tenant, keys: _Keys, service_id: str, country_id
         return _remember_failure(keys, retry_after=retry_after)
     except PlatfoneError as exc:
         logger.warning("price %s/%s: upstream failed: %r", service_id, country_id, exc)
-        return _remember_failure(keys, retry_after=int_setting("PRICE_FAILURE_BACKOFF_SECONDS"))
+        return _remember_failure(keys, retry_after=settings.PRICE_FAILURE_BACKOFF_SECONDS)
     finally:
         client.session.close()
     entry = {
@@ -187,7 +201,7 @@ def _fetch_as_leader(*, tenant: Tenant, keys: _Keys, service_id: str, country_id
         "fetched_at": _now(),
     }
     cache.set(keys.fresh, entry, timeout=fresh_seconds)
-    cache.set(keys.good, entry, timeout=int_setting("PRICE_STALE_MAX_SECONDS"))
+    cache.set(keys.good, entry, timeout=settings.PRICE_STALE_MAX_SECONDS)
     return entry, False
 
 
@@ -199,12 +213,12 @@ def _remember_failure(keys: _Keys, *, retry_after: int) -> tuple[dict[str, Any],
 def _fallback(keys: _Keys, *, retry_after: int) -> tuple[dict[str, Any], bool]:
     """The last good price if it is young enough, else ``PriceUnavailable``."""
     good = cache.get(keys.good)
-    if good is not None and _now() - good["fetched_at"] <= setting("PRICE_STALE_MAX_SECONDS"):
+    if good is not None and _now() - good["fetched_at"] <= settings.PRICE_STALE_MAX_SECONDS:
         return good, True
-    raise PriceUnavailable("No upstream price and no recent cached one.", retry_after=retry_after)
+    raise PriceUnavailable(retry_after=retry_after)
 
 
 def _lock_seconds() -> int:
-    attempts = 1 + int_setting("PLATFONE_MAX_RETRIES")
-    per_attempt = setting("PLATFONE_CONNECT_TIMEOUT") + setting("PLATFONE_READ_TIMEOUT") + 1
+    attempts = 1 + settings.PLATFONE_MAX_RETRIES
+    per_attempt = settings.PLATFONE_CONNECT_TIMEOUT + settings.PLATFONE_READ_TIMEOUT + 1
     return int(attempts * per_attempt) + LOCK_MARGIN_SECONDS

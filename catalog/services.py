@@ -2,9 +2,8 @@
 
 What the activations module calls (keep these names):
 
-- ``price_quote(*, tenant, service_id, country_id) -> PriceQuote`` (see ``catalog.pricing``)
-- ``sell_price(*, tenant, service_id, country_id, backend_cents) -> int``
-- ``max_backend_for_sell(*, tenant, service_id, country_id, max_sell_cents) -> int | None``
+- ``price_quote(*, tenant, service_id, country_id) -> PriceQuote`` (see ``catalog.pricing``); the quote
+  carries the markup terms it was priced with (``quote.sell(cost)``, ``quote.max_backend_for_sell(cents)``)
 - ``catalog.upstream.client_for_tenant(tenant)``
 """
 
@@ -19,7 +18,6 @@ from django.utils import timezone
 
 from accounts import selectors as accounts_selectors
 from accounts.models import Tenant
-from catalog import selectors
 from catalog.categories import ServiceType, classify
 from catalog.errors import UpstreamNotConfigured
 from catalog.models import CatalogSync, Country, MarkupRule, Service
@@ -38,9 +36,7 @@ __all__ = [
     "catalog_sync",
     "catalog_sync_all",
     "markup_rule_save",
-    "max_backend_for_sell",
     "price_quote",
-    "sell_price",
     "service_set_type_override",
 ]
 
@@ -51,21 +47,6 @@ _COUNTRY_FIELDS = ["name", "alt_name", "codes", "is_available"]
 
 
 # --- prices -------------------------------------------------------------------------------------------
-
-
-def sell_price(*, tenant: Tenant, service_id: str, country_id: str, backend_cents: int) -> int:
-    """What the tenant's users pay for a number that costs ``backend_cents`` upstream (integer cents,
-    at least cost + the rule's minimum margin)."""
-    terms = selectors.markup_terms_for(tenant=tenant, service_id=service_id, country_id=country_id)
-    return terms.sell(backend_cents)
-
-
-def max_backend_for_sell(*, tenant: Tenant, service_id: str, country_id: str, max_sell_cents: int) -> int | None:
-    """The highest backend cost (1..10000 cents, the upstream's ``max_price`` range) whose sell price is at
-    most ``max_sell_cents``; None when even a 1-cent cost sells above it. Use it as the upstream
-    ``max_price`` for a user's ``max_price``: ``sell(result) <= max_sell_cents < sell(result + 1)``."""
-    terms = selectors.markup_terms_for(tenant=tenant, service_id=service_id, country_id=country_id)
-    return terms.max_cost_for(max_sell_cents)
 
 
 @transaction.atomic

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import requests
+from django.conf import settings
 from django.core.cache import cache
 
 from accounts.models import Tenant
-from catalog.conf import int_setting, setting
 from catalog.errors import UpstreamNotConfigured
 from platfone.budget import account_fingerprint
 from platfone.client import PlatfoneClient
@@ -45,9 +45,9 @@ def client_for_tenant(tenant: Tenant) -> PlatfoneClient:
     return PlatfoneClient(
         base_url=tenant.platfone_base_url,
         api_key=tenant.platfone_api_key,
-        connect_timeout=setting("PLATFONE_CONNECT_TIMEOUT"),
-        read_timeout=setting("PLATFONE_READ_TIMEOUT"),
-        max_retries=int_setting("PLATFONE_MAX_RETRIES"),
+        connect_timeout=settings.PLATFONE_CONNECT_TIMEOUT,
+        read_timeout=settings.PLATFONE_READ_TIMEOUT,
+        max_retries=settings.PLATFONE_MAX_RETRIES,
         session=session_factory(tenant),
         cache=cache,
     )

@@ -9,12 +9,47 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-SMS_STATUSES = frozenset({"smsRequested", "smsReceived", "retryRequested", "retryReceived"})
-ACTIVATION_STATUSES = frozenset({"active", "finalized", "expired", "canceled"})
-BILLING_STATUSES = frozenset({"reserved", "released", "billed", "refunded"})
-REPORT_STATUSES = frozenset({"inReview", "declined", "approved"})
+
+class SmsStatus(StrEnum):
+    REQUESTED = "smsRequested"  # waiting for the first SMS
+    RECEIVED = "smsReceived"  # the first SMS arrived (billed)
+    RETRY_REQUESTED = "retryRequested"  # another SMS was asked for
+    RETRY_RECEIVED = "retryReceived"  # another SMS arrived (free)
+
+
+class ActivationStatus(StrEnum):
+    ACTIVE = "active"
+    FINALIZED = "finalized"  # confirmed by the user; no further changes
+    EXPIRED = "expired"
+    CANCELED = "canceled"  # canceled before any SMS arrived
+
+
+class BillingStatus(StrEnum):
+    """The upstream's billing of the reseller (our own side of the money is ``Activation.BillingStatus``)."""
+
+    RESERVED = "reserved"
+    RELEASED = "released"
+    BILLED = "billed"
+    REFUNDED = "refunded"  # after an approved report
+
+
+class ReportStatus(StrEnum):
+    IN_REVIEW = "inReview"
+    DECLINED = "declined"
+    APPROVED = "approved"
+
+
+SMS_STATUSES = frozenset(SmsStatus)
+ACTIVATION_STATUSES = frozenset(ActivationStatus)
+BILLING_STATUSES = frozenset(BillingStatus)
+REPORT_STATUSES = frozenset(ReportStatus)
+# An SMS has arrived in these (a retry asked after one still means one arrived).
+SMS_ARRIVED = frozenset({SmsStatus.RECEIVED, SmsStatus.RETRY_REQUESTED, SmsStatus.RETRY_RECEIVED})
+# The activation has ended: nothing but a report can change it any more.
+ENDED = frozenset({ActivationStatus.FINALIZED, ActivationStatus.EXPIRED, ActivationStatus.CANCELED})
 
 
 class ParseError(ValueError):
@@ -152,13 +187,15 @@ class Activation:
 
     def is_expired(self, now: float) -> bool:
         """The doc: past `expire_at` the activation is expired even if `activation_status` still says active."""
-        return self.activation_status == "expired" or (self.activation_status == "active" and now >= self.expire_at)
+        return self.activation_status == ActivationStatus.EXPIRED or (
+            self.activation_status == ActivationStatus.ACTIVE and now >= self.expire_at
+        )
 
     def can_cancel(self, now: float) -> bool:
         """Mirror of the upstream's cancel preconditions (null `cancelable_after` = never cancelable)."""
         return (
-            self.activation_status == "active"
-            and self.sms_status == "smsRequested"
+            self.activation_status == ActivationStatus.ACTIVE
+            and self.sms_status == SmsStatus.REQUESTED
             and self.cancelable_after is not None
             and now >= self.cancelable_after
             and now < self.expire_at

@@ -19,10 +19,10 @@ from typing import Any
 from platfone.types import Activation, ParseError
 
 DEFAULT_TOLERANCE = 300
-EVENT_TYPES = frozenset(
-    {"activation.updated", "activation_report.updated", "account.low_balance", "alternative.activation.updated"}
-)
-_ACTIVATION_EVENTS = frozenset({"activation.updated", "activation_report.updated", "alternative.activation.updated"})
+# The events whose payload is an activation snapshot.
+ACTIVATION_EVENTS = frozenset({"activation.updated", "activation_report.updated", "alternative.activation.updated"})
+LOW_BALANCE_EVENT = "account.low_balance"
+EVENT_TYPES = ACTIVATION_EVENTS | {LOW_BALANCE_EVENT}
 
 
 def sign(secret: str, webhook_id: str, timestamp: int | str, body: bytes) -> str:
@@ -119,7 +119,7 @@ def parse_event(body: bytes) -> WebhookEvent:
         raise ParseError("webhook event without a data object")
     activation_data = data.get("activation") if isinstance(data.get("activation"), dict) else data
     activation = None
-    if kind in _ACTIVATION_EVENTS:
+    if kind in ACTIVATION_EVENTS:
         activation = Activation.from_json(activation_data)
     elif "activation_id" in activation_data:
         # The doc's low-balance example carries activation fields; use them when complete, never fail on them.

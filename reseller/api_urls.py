@@ -13,7 +13,7 @@ from activations.api import (
     ActivationsView,
 )
 from catalog.api import CountriesView, PriceView, ServicesView
-from reseller.router import api_not_found
+from core.api.router import api_not_found
 from wallet.api import WalletView
 
 urlpatterns = [

@@ -2,6 +2,10 @@
 
 An optional ``.env`` file at the project root is read first (``make run`` writes one with a
 random development SECRET_KEY); real environment variables always win over it.
+
+Every tunable is declared here, once, and documented in the README's table; code reads ``settings.X``.
+Importing this module has no side effect: the folders it names are created when Django starts
+(``core.runtime``).
 """
 
 from __future__ import annotations
@@ -29,13 +33,22 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name) or default
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG", False)
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
@@ -55,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "core",
     "reseller",
     "accounts",
     "wallet",
@@ -66,7 +80,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "reseller.middleware.ApiErrorMiddleware",
+    "core.api.middleware.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -95,10 +109,11 @@ TEMPLATES = [
 ]
 
 # --- database -------------------------------------------------------------------------------
-(BASE_DIR / "var").mkdir(exist_ok=True)
+# Local state of the embedded defaults (SQLite, file cache, file-system broker, demo key, logs).
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}",
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
@@ -110,13 +125,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache, rate limits, broker -----------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "reseller"),
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "reseller"),
         }
     }
 else:
@@ -126,12 +141,12 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(BASE_DIR / "var" / "cache"),
+            "LOCATION": str(VAR_DIR / "cache"),
         }
     }
 
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = os.environ.get("RATELIMIT_IP_META_KEY") or None
+RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY") or None
 SILENCED_SYSTEM_CHECKS = [
     # E-mails are unique per tenant only; accounts.backends.TenantEmailBackend resolves the tenant first.
     "auth.W004",
@@ -143,10 +158,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
     if REDIS_URL
     else {
-        "data_folder_in": str(BASE_DIR / "var" / "broker"),
-        "data_folder_out": str(BASE_DIR / "var" / "broker"),
-        "processed_folder": str(BASE_DIR / "var" / "broker-done"),
-        "control_folder": str(BASE_DIR / "var" / "broker-control"),
+        "data_folder_in": str(VAR_DIR / "broker"),
+        "data_folder_out": str(VAR_DIR / "broker"),
+        "processed_folder": str(VAR_DIR / "broker-done"),
+        "control_folder": str(VAR_DIR / "broker-control"),
         "store_processed": False,
     }
 )
@@ -176,8 +191,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -192,18 +206,42 @@ STORAGES = {
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 6 * 1024 * 1024)
 CATALOG_RATE_LIMIT_PER_MINUTE = env_int("CATALOG_RATE_LIMIT_PER_MINUTE", 120)
-DEFAULT_TENANT_SLUG = os.environ.get("DEFAULT_TENANT_SLUG", "")
+DEFAULT_TENANT_SLUG = env_str("DEFAULT_TENANT_SLUG")
+# The URLconf of the clean API paths; index.php?path= and index.php/<path> resolve against it too.
+API_URLCONF = "reseller.api_urls"
+
+# --- the upstream (Platfone) ---------------------------------------------------------------
+PLATFONE_CONNECT_TIMEOUT = env_float("PLATFONE_CONNECT_TIMEOUT", 3.05)  # seconds, per request
+PLATFONE_READ_TIMEOUT = env_float("PLATFONE_READ_TIMEOUT", 10.0)
+PLATFONE_MAX_RETRIES = env_int("PLATFONE_MAX_RETRIES", 2)  # retries of a failed GET; POST/PUT never retried
+
+# --- prices --------------------------------------------------------------------------------
+PRICE_CACHE_SECONDS = env_int("PRICE_CACHE_SECONDS", 90)  # a live upstream price is reused this long
+PRICE_STALE_MAX_SECONDS = env_int("PRICE_STALE_MAX_SECONDS", 600)  # oldest price served while the upstream is down
+PRICE_LOCK_WAIT_SECONDS = env_float("PRICE_LOCK_WAIT_SECONDS", 10)  # wait for another request's upstream call
+PRICE_FAILURE_BACKOFF_SECONDS = env_int("PRICE_FAILURE_BACKOFF_SECONDS", 10)  # a failed pair is not retried sooner
+
+# --- activations ---------------------------------------------------------------------------
+# A poll reaches the upstream only when the stored state is older than this...
+ACTIVATION_FRESH_SECONDS = env_int("ACTIVATION_FRESH_SECONDS", 5)
+# ... or than this while the tenant's webhooks are healthy (one arrived within WEBHOOK_HEALTHY_SECONDS).
+ACTIVATION_SAFETY_SYNC_SECONDS = env_int("ACTIVATION_SAFETY_SYNC_SECONDS", 120)
+WEBHOOK_HEALTHY_SECONDS = env_int("WEBHOOK_HEALTHY_SECONDS", 900)
+ACTIVATION_SYNC_CLAIM_SECONDS = env_int("ACTIVATION_SYNC_CLAIM_SECONDS", 15)  # one syncer per activation this long
+ACTIVATION_SYNC_BACKOFF_SECONDS = env_int("ACTIVATION_SYNC_BACKOFF_SECONDS", 5)  # after a failed upstream read
+# An activation past expire_at that the upstream cannot confirm is expired here after this grace period.
+ACTIVATION_LOCAL_EXPIRY_GRACE_SECONDS = env_int("ACTIVATION_LOCAL_EXPIRY_GRACE_SECONDS", 120)
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["reseller.auth.ApiKeyAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "reseller.parsers.SafeJSONParser",
+        "core.api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "reseller.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     # No OPTIONS metadata (it named internal classes outside the envelope): OPTIONS is a 405 like any other.
@@ -224,7 +262,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "PREPROCESSING_HOOKS": ["reseller.schema.strip_optional_trailing_slash"],
+    "PREPROCESSING_HOOKS": ["core.api.schema.strip_optional_trailing_slash"],
 }
 
 # --- security (production) -----------------------------------------------------------------
@@ -244,6 +282,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from activations.webhooks import platfone_webhook
 from catalog.api import CountriesPhpView, ServicesPhpView
-from reseller.router import api_not_found, index_php
+from core.api.router import api_not_found, index_php
 
 
 def healthz(request):
@@ -26,6 +26,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "reseller.views.bad_request"
-handler404 = "reseller.views.page_not_found"
-handler500 = "reseller.views.server_error"
+handler400 = "core.api.fallback.bad_request"
+handler404 = "core.api.fallback.page_not_found"
+handler500 = "core.api.fallback.server_error"

@@ -145,9 +145,9 @@ class PostingInline(admin.TabularInline):
 
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created_at", "tenant", "kind", "idempotency_key", "description", "actor", "activation_id"]
+    list_display = ["id", "created_at", "tenant", "kind", "idempotency_key", "description", "actor", "reference"]
     list_filter = ["tenant", "kind"]
-    search_fields = ["idempotency_key", "postings__account__user__email"]
+    search_fields = ["idempotency_key", "reference", "postings__account__user__email"]
     list_select_related = ["tenant"]
     date_hierarchy = "created_at"
     inlines = [PostingInline]
@@ -155,7 +155,7 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created_at", "account", "amount_cents", "status", "idempotency_key", "activation_id"]
+    list_display = ["id", "created_at", "account", "amount_cents", "status", "idempotency_key", "reference"]
     list_filter = ["account__tenant", "status"]
     search_fields = ["idempotency_key", "account__user__email"]
     list_select_related = ["account"]

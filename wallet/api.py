@@ -5,8 +5,8 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 
-from reseller.api import KeyedApiView, ok
-from reseller.serializers import COMMON_ERRORS, TimestampField, envelope
+from core.api.serializers import COMMON_ERRORS, TimestampField, envelope
+from core.api.views import KeyedApiView, ok
 from wallet import selectors
 
 TRANSACTIONS_SHOWN = 20

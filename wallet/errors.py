@@ -1,25 +1,40 @@
-"""What ``wallet.services`` raises. Every error is a ``WalletError``; a raised error has changed nothing."""
+"""What ``wallet.services`` raises. Every error is a ``WalletError``; a raised error has changed nothing.
+
+``InsufficientBalance`` is the one a user can cause (an order the wallet cannot cover); its code and details
+are the public API's. The others mean a caller asked for something impossible (a bug or an operator's typo):
+interfaces show them as server errors, operator screens show their message.
+"""
 
 from __future__ import annotations
 
+from core.errors import DomainError
 
-class WalletError(Exception):
+
+class WalletError(DomainError):
     """A money request that cannot be carried out (bad amount, unknown hold or charge, ...); the message says why."""
+
+    code = "wallet_error"
 
 
 class InsufficientBalance(WalletError):
     """A hold needs more than the wallet has available (balance minus active holds).
 
-    The API answers ``402 insufficient_balance`` with ``balance_cents`` and ``required_cents``.
+    ``details`` are what a client acts on: ``balance_cents`` is what the order can use (money held for pending
+    orders excluded), so ``required_cents - balance_cents`` is what the user has to add; ``held_cents`` is the
+    held part of the balance.
     """
+
+    code = "insufficient_balance"
 
     def __init__(self, *, balance_cents: int, required_cents: int, available_cents: int) -> None:
         self.balance_cents = balance_cents
         self.required_cents = required_cents
         self.available_cents = available_cents
         super().__init__(
-            f"Insufficient balance: {required_cents} cents required, {available_cents} cents available "
-            f"(balance {balance_cents} cents)."
+            f"Your available balance is {available_cents} cents; this order needs {required_cents}.",
+            balance_cents=available_cents,
+            required_cents=required_cents,
+            held_cents=balance_cents - available_cents,
         )
 
 

@@ -94,8 +94,8 @@ class JournalEntry(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     idempotency_key = models.CharField(max_length=200, unique=True)
     description = models.CharField(max_length=255, blank=True)
-    # Not a foreign key: activations depends on wallet, never the other way round.
-    activation_id = models.BigIntegerField(null=True, blank=True)
+    # What the money is for, opaque to the ledger ("activation:42"): the apps above name their own things.
+    reference = models.CharField(max_length=100, blank=True, default="")
     # A refund points at its charge, an upstream cost reversal at its upstream cost.
     reverses = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals", editable=False
@@ -107,11 +107,11 @@ class JournalEntry(models.Model):
         ordering = ["-id"]
         verbose_name_plural = "journal entries"
         indexes = [
-            # entries_for_activation(): the money history of one activation.
+            # entries_for_reference(): the money history of one reference (an activation).
             models.Index(
-                fields=["tenant", "activation_id"],
-                condition=Q(activation_id__isnull=False),
-                name="wallet_entry_activation_idx",
+                fields=["tenant", "reference"],
+                condition=~Q(reference=""),
+                name="wallet_entry_reference_idx",
             ),
         ]
         constraints = [
@@ -164,7 +164,7 @@ class Hold(models.Model):
     amount_cents = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     idempotency_key = models.CharField(max_length=200, unique=True)
-    activation_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    reference = models.CharField(max_length=100, blank=True, default="", db_index=True)
     description = models.CharField(max_length=255, blank=True)
     charge_entry = models.OneToOneField(
         JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="captured_hold"

@@ -1,10 +1,12 @@
-"""Reads of the ledger, always scoped to the given user or tenant. Reads never create rows."""
+"""Reads of the ledger, scoped to the given user or tenant (``verify_ledger`` reads it all). Reads never
+create rows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch
+from django.db.models import BigIntegerField, Count, F, OuterRef, Prefetch, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from accounts.models import Tenant, User
 from wallet.models import Account, Hold, JournalEntry, Posting
@@ -57,18 +59,20 @@ def wallet_transactions(*, user: User, limit: int = 20) -> list[dict]:
     ]
 
 
-def entries_for_activation(*, tenant: Tenant, activation_id: int) -> list[JournalEntry]:
-    """The activation's journal entries (charges, refunds, upstream costs...), oldest first, postings loaded."""
+def entries_for_reference(*, tenant: Tenant, reference: str) -> list[JournalEntry]:
+    """The journal entries of one reference (charges, refunds, upstream costs...), oldest first, postings
+    loaded."""
     return list(
-        JournalEntry.objects.filter(tenant=tenant, activation_id=activation_id)
+        JournalEntry.objects.filter(tenant=tenant, reference=reference)
         .order_by("id")
         .prefetch_related(Prefetch("postings", queryset=Posting.objects.select_related("account").order_by("id")))
     )
 
 
 @dataclass(frozen=True)
-class ActivationMoney:
-    """What one activation brought in and cost. All amounts positive; ``margin_cents`` may be negative."""
+class ReferenceMoney:
+    """What one reference (an activation) brought in and cost. All amounts positive; ``margin_cents`` may be
+    negative."""
 
     charged_cents: int
     refunded_cents: int
@@ -83,12 +87,12 @@ class ActivationMoney:
         return self.revenue_cents - self.upstream_cost_cents
 
 
-def activation_money(*, tenant: Tenant, activation_id: int) -> ActivationMoney:
-    """Charged, refunded and net upstream cost of one activation, from the tenant's revenue and cost accounts."""
+def reference_money(*, tenant: Tenant, reference: str) -> ReferenceMoney:
+    """Charged, refunded and net upstream cost of one reference, from the tenant's revenue and cost accounts."""
     charged = refunded = upstream = 0
     legs = Posting.objects.filter(
         entry__tenant=tenant,
-        entry__activation_id=activation_id,
+        entry__reference=reference,
         account__type__in=[Account.Type.TENANT_REVENUE, Account.Type.TENANT_UPSTREAM_COST],
     ).values_list("entry__kind", "amount_cents")
     for kind, amount in legs:
@@ -98,9 +102,117 @@ def activation_money(*, tenant: Tenant, activation_id: int) -> ActivationMoney:
             refunded -= amount
         else:  # upstream cost (+) and its reversal (-)
             upstream += amount
-    return ActivationMoney(charged_cents=charged, refunded_cents=refunded, upstream_cost_cents=upstream)
+    return ReferenceMoney(charged_cents=charged, refunded_cents=refunded, upstream_cost_cents=upstream)
 
 
-def hold_for_activation(*, tenant: Tenant, activation_id: int) -> Hold | None:
-    """The latest hold placed for the activation, if any."""
-    return Hold.objects.filter(account__tenant=tenant, activation_id=activation_id).order_by("-id").first()
+def hold_for_reference(*, tenant: Tenant, reference: str) -> Hold | None:
+    """The latest hold placed for the reference, if any."""
+    return Hold.objects.filter(account__tenant=tenant, reference=reference).order_by("-id").first()
+
+
+# --- verification -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountDrift:
+    account_id: int
+    tenant_id: int
+    type: str
+    user_id: int | None
+    cached_balance_cents: int
+    computed_balance_cents: int
+    cached_held_cents: int
+    computed_held_cents: int
+
+    def __str__(self) -> str:
+        owner = f"user #{self.user_id}" if self.user_id else f"tenant #{self.tenant_id}"
+        return (
+            f"account #{self.account_id} ({self.type}, {owner}): "
+            f"balance cached {self.cached_balance_cents} vs postings {self.computed_balance_cents}, "
+            f"held cached {self.cached_held_cents} vs active holds {self.computed_held_cents}"
+        )
+
+
+@dataclass(frozen=True)
+class UnbalancedEntry:
+    entry_id: int
+    idempotency_key: str
+    kind: str
+    sum_cents: int
+    posting_count: int
+
+    def __str__(self) -> str:
+        return (
+            f"entry #{self.entry_id} {self.kind} {self.idempotency_key!r}: "
+            f"{self.posting_count} postings summing to {self.sum_cents}"
+        )
+
+
+@dataclass(frozen=True)
+class LedgerReport:
+    accounts_checked: int
+    entries_checked: int
+    drifted_accounts: list[AccountDrift]
+    unbalanced_entries: list[UnbalancedEntry]
+
+    @property
+    def ok(self) -> bool:
+        return not self.drifted_accounts and not self.unbalanced_entries
+
+
+def verify_ledger() -> LedgerReport:
+    """Recompute every account's balance (from postings) and held funds (from active holds) and compare them
+    with the cached values; find entries whose postings do not sum to zero or that have fewer than two.
+
+    Reads only. Each check is one statement, so it sees one consistent snapshot even while money moves.
+    """
+    zero = Value(0, output_field=BigIntegerField())
+    posted = (
+        Posting.objects.filter(account=OuterRef("pk")).order_by().values("account").annotate(total=Sum("amount_cents"))
+    )
+    held = (
+        Hold.objects.filter(account=OuterRef("pk"), status=Hold.Status.ACTIVE)
+        .order_by()
+        .values("account")
+        .annotate(total=Sum("amount_cents"))
+    )
+    drifted = (
+        Account.objects.annotate(
+            computed_balance=Coalesce(Subquery(posted.values("total")), zero),
+            computed_held=Coalesce(Subquery(held.values("total")), zero),
+        )
+        .exclude(balance_cents=F("computed_balance"), held_cents=F("computed_held"))
+        .order_by("pk")
+    )
+    unbalanced = (
+        JournalEntry.objects.annotate(total=Coalesce(Sum("postings__amount_cents"), zero), legs=Count("postings"))
+        .filter(~Q(total=0) | Q(legs__lt=2))
+        .order_by("pk")
+    )
+    return LedgerReport(
+        accounts_checked=Account.objects.count(),
+        entries_checked=JournalEntry.objects.count(),
+        drifted_accounts=[
+            AccountDrift(
+                account_id=account.pk,
+                tenant_id=account.tenant_id,
+                type=account.type,
+                user_id=account.user_id,
+                cached_balance_cents=account.balance_cents,
+                computed_balance_cents=account.computed_balance,
+                cached_held_cents=account.held_cents,
+                computed_held_cents=account.computed_held,
+            )
+            for account in drifted
+        ],
+        unbalanced_entries=[
+            UnbalancedEntry(
+                entry_id=entry.pk,
+                idempotency_key=entry.idempotency_key,
+                kind=entry.kind,
+                sum_cents=entry.total,
+                posting_count=entry.legs,
+            )
+            for entry in unbalanced
+        ],
+    )

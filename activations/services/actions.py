@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
 from activations import errors
 from activations.models import Activation
 from activations.services.settlement import Outcome, apply_upstream_state, record_event
-from catalog.errors import UpstreamNotConfigured
+from activations.services.snapshots import snapshot_from_activation
 from catalog.upstream import client_for_tenant
+from core.errors import UpstreamUnavailable
 from platfone import errors as upstream
-from platfone.types import Activation as Snapshot
-from platfone.types import ReportReason, ReportResult
+from platfone.types import ActivationStatus, BillingStatus, ReportReason, ReportResult, SmsStatus
+
+# The Celery task (activations.tasks) that finalizes one activation upstream, queued by name: services are
+# what tasks call, never the other way round.
+FINALIZE_TASK = "activations.finalize"
 
 logger = logging.getLogger(__name__)
 
@@ -23,19 +28,19 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
     """Cancel for the user. Before an SMS: cancel upstream and release the hold. After an SMS (charged),
     while the activation is still active: refund once when the tenant allows it, and finalize upstream to
     free the slot. Canceling again is harmless.
-    Raises ``NotCancelable`` / ``NotCancelableYet`` / ``OrderInProgress`` / ``UpstreamDown``.
+    Raises ``NotCancelable`` / ``NotCancelableYet`` / ``OrderInProgress`` / ``UpstreamUnavailable``.
     """
     if activation.order_status == Activation.OrderStatus.ORDERING:
-        raise errors.OrderInProgress("The order is still being placed; try again in a moment.")
+        raise errors.OrderInProgress()
     if activation.order_status != Activation.OrderStatus.PLACED:
         return activation  # failed or lost orders never held money past their failure
     if activation.billing_status in {Activation.BillingStatus.RELEASED, Activation.BillingStatus.REFUNDED}:
         return activation
-    if activation.activation_status == "canceled":
+    if activation.activation_status == ActivationStatus.CANCELED:
         return activation
 
-    client = _client(activation)
-    if not activation.sms_received and activation.activation_status == "active":
+    client = client_for_tenant(activation.tenant)
+    if not activation.sms_received and activation.activation_status == ActivationStatus.ACTIVE:
         now = timezone.now()
         if activation.cancelable_after is None:
             raise errors.NotCancelable("This number cannot be canceled; it is released when it expires.")
@@ -49,10 +54,10 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
         except upstream.BadRequest:
             canceled_upstream = False  # refused: most likely the SMS just arrived; a fresh snapshot tells
         except upstream.PlatfoneError as exc:
-            raise errors.UpstreamDown("Our number supplier did not confirm the cancel; try again shortly.") from exc
+            raise UpstreamUnavailable("Our number supplier did not confirm the cancel; try again shortly.") from exc
         activation = _sync_now(activation, client=client, actor=actor, canceled_upstream=canceled_upstream)
         if not activation.sms_received:
-            if activation.activation_status == "active":
+            if activation.activation_status == ActivationStatus.ACTIVE:
                 raise errors.NotCancelable(
                     "The supplier refused to cancel this number; it is released when it expires."
                 )
@@ -61,15 +66,14 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
     if activation.sms_received:
         if not activation.tenant.refund_on_cancel_after_sms:
             raise errors.NotCancelable("The SMS has already arrived; this activation can no longer be canceled.")
-        if activation.activation_status != "active":
+        if activation.activation_status != ActivationStatus.ACTIVE:
             # The document's refund on cancel is for a number the user abandons; once finalized or expired
             # the code has been used (or the window is over), so canceling is no longer a free refund.
             raise errors.NotCancelable("This activation is finished; it can no longer be canceled.")
         activation = apply_upstream_state(activation, None, actor=actor, outcome=Outcome(cancel_requested=True))
-        if activation.activation_status == "active":
-            from activations.tasks import finalize  # the task module imports these services
-
+        if activation.activation_status == ActivationStatus.ACTIVE:
             # Free the upstream slot in the background: the user's refund does not wait for the upstream.
+            finalize = current_app.tasks[FINALIZE_TASK]
             transaction.on_commit(lambda: finalize.delay(activation.pk), robust=True)
         return activation
     return activation
@@ -80,54 +84,21 @@ def _sync_now(activation: Activation, *, client, actor: str, canceled_upstream: 
         snapshot = client.get_activation(activation.upstream_id)
     except upstream.PlatfoneError as exc:
         if not canceled_upstream:
-            raise errors.UpstreamDown("Our number supplier did not confirm the cancel; try again shortly.") from exc
+            raise UpstreamUnavailable("Our number supplier did not confirm the cancel; try again shortly.") from exc
         # The upstream accepted the cancel but we could not read it back: record what we know happened.
-        synthetic = Snapshot(
-            **{
-                **_snapshot_fields(activation),
-                "activation_status": "canceled",
-                "billing_status": "released",
-                "updated_at": max(activation.upstream_updated_at or 0, int(timezone.now().timestamp())),
-            }
+        synthetic = snapshot_from_activation(
+            activation,
+            activation_status=ActivationStatus.CANCELED,
+            billing_status=BillingStatus.RELEASED,
+            updated_at=max(activation.upstream_updated_at or 0, int(timezone.now().timestamp())),
         )
         return apply_upstream_state(activation, synthetic, actor=actor)
     return apply_upstream_state(activation, snapshot, actor=actor)
 
 
-def _snapshot_fields(activation: Activation) -> dict:
-    def ts(value):
-        return None if value is None else int(value.timestamp())
-
-    return {
-        "activation_id": activation.upstream_id,
-        "price": activation.price_cents or 0,
-        "phone": activation.phone.lstrip("+"),
-        "country_id": activation.country_id,
-        "service_id": activation.service_id,
-        "sms_status": activation.sms_status,
-        "activation_status": activation.activation_status,
-        "billing_status": activation.upstream_billing_status,
-        "report_status": activation.report_status,
-        "sms_code": activation.sms_code,
-        "sms_text": activation.sms_text,
-        "expire_at": ts(activation.expire_at) or 0,
-        "updated_at": activation.upstream_updated_at or 0,
-        "created_at": ts(activation.created_at) or 0,
-        "is_retriable": activation.is_retriable,
-        "cancelable_after": ts(activation.cancelable_after),
-    }
-
-
-def _client(activation: Activation):
-    try:
-        return client_for_tenant(activation.tenant)
-    except UpstreamNotConfigured as exc:
-        raise errors.UpstreamDown("Our number supplier is not configured for this storefront.") from exc
-
-
 def _require_placed(activation: Activation) -> None:
     if activation.order_status != Activation.OrderStatus.PLACED or not activation.upstream_id:
-        raise errors.OrderInProgress("The order is still being placed; try again in a moment.")
+        raise errors.OrderInProgress()
 
 
 def _after_action(activation: Activation, *, client, actor: str) -> Activation:
@@ -144,24 +115,24 @@ def activation_retry(*, activation: Activation, actor: str) -> Activation:
     """Ask for another SMS on the same number (free: the first SMS was the billed one).
 
     Allowed when the upstream allows it: ``is_retriable``, an SMS received, and the activation active.
-    Raises ``NotRetriable`` / ``UpstreamDown``.
+    Raises ``NotRetriable`` / ``UpstreamUnavailable``.
     """
     _require_placed(activation)
     if not (
         activation.is_retriable
-        and activation.activation_status == "active"
-        and activation.sms_status in {"smsReceived", "retryReceived"}
+        and activation.activation_status == ActivationStatus.ACTIVE
+        and activation.sms_status in {SmsStatus.RECEIVED, SmsStatus.RETRY_RECEIVED}
     ):
         raise errors.NotRetriable(
             "Another SMS can be requested only for an active, retriable activation after its SMS arrived."
         )
-    client = _client(activation)
+    client = client_for_tenant(activation.tenant)
     try:
         client.retry_activation(activation.upstream_id)
     except upstream.BadRequest as exc:
         raise errors.NotRetriable("The supplier refused another SMS for this number.") from exc
     except upstream.PlatfoneError as exc:
-        raise errors.UpstreamDown("Our number supplier did not answer; try again shortly.") from exc
+        raise UpstreamUnavailable("Our number supplier did not answer; try again shortly.") from exc
     return _after_action(activation, client=client, actor=actor)
 
 
@@ -169,23 +140,23 @@ def activation_finalize(*, activation: Activation, actor: str) -> Activation:
     """Close the activation upstream (no more SMS), freeing one of the account's 20 active slots.
 
     Allowed once the SMS arrived (and so was charged). Finalizing a finalized activation is harmless.
-    Raises ``NotFinalizable`` / ``UpstreamDown``.
+    Raises ``NotFinalizable`` / ``UpstreamUnavailable``.
     """
     _require_placed(activation)
-    if activation.activation_status == "finalized":
+    if activation.activation_status == ActivationStatus.FINALIZED:
         return activation
-    if activation.activation_status != "active" or not activation.sms_received:
+    if activation.activation_status != ActivationStatus.ACTIVE or not activation.sms_received:
         raise errors.NotFinalizable("Only an active activation whose SMS arrived can be finalized.")
-    client = _client(activation)
+    client = client_for_tenant(activation.tenant)
     try:
         client.finalize_activation(activation.upstream_id)
     except upstream.BadRequest as exc:
         refreshed = _after_action(activation, client=client, actor=actor)
-        if refreshed.activation_status == "finalized":
+        if refreshed.activation_status == ActivationStatus.FINALIZED:
             return refreshed
         raise errors.NotFinalizable("The supplier refused to finalize this activation.") from exc
     except upstream.PlatfoneError as exc:
-        raise errors.UpstreamDown("Our number supplier did not answer; try again shortly.") from exc
+        raise UpstreamUnavailable("Our number supplier did not answer; try again shortly.") from exc
     return _after_action(activation, client=client, actor=actor)
 
 
@@ -193,11 +164,11 @@ def activation_report_reasons(*, activation: Activation) -> list[ReportReason]:
     """The reasons a report can be filed for now (they depend on the activation's state upstream)."""
     _require_placed(activation)
     try:
-        return _client(activation).report_reasons(activation.upstream_id)
+        return client_for_tenant(activation.tenant).report_reasons(activation.upstream_id)
     except upstream.NotFound as exc:
         raise errors.NotReportable("This activation cannot be reported.") from exc
     except upstream.PlatfoneError as exc:
-        raise errors.UpstreamDown("Our number supplier did not answer; try again shortly.") from exc
+        raise UpstreamUnavailable("Our number supplier did not answer; try again shortly.") from exc
 
 
 def activation_report(
@@ -206,7 +177,7 @@ def activation_report(
     """File the activation's one report with the upstream. An approved report refunds the user once,
     when it is seen (webhook, poll or the background sync) — through ``apply_upstream_state``."""
     _require_placed(activation)
-    client = _client(activation)
+    client = client_for_tenant(activation.tenant)
     try:
         result = client.create_report(activation.upstream_id, reason_id=reason_id, message=message, evidence=evidence)
     except (upstream.BadRequest, upstream.NotFound) as exc:
@@ -214,7 +185,7 @@ def activation_report(
             f"The supplier refused the report: {exc.error_message or 'invalid reason or report already filed'}."
         ) from exc
     except upstream.PlatfoneError as exc:
-        raise errors.UpstreamDown("Our number supplier did not answer; try again shortly.") from exc
+        raise UpstreamUnavailable("Our number supplier did not answer; try again shortly.") from exc
     record_event(
         activation.pk,
         actor=actor,

@@ -15,6 +15,7 @@ from activations.services.actions import activation_finalize
 from activations.services.settlement import Outcome, apply_upstream_state
 from activations.services.sync import activation_refresh
 from platfone import errors as upstream
+from platfone.types import ActivationStatus
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def expire_overdue_activations(*, tenant: Tenant, limit: int = 200) -> int:
         Activation.objects.filter(
             tenant=tenant,
             order_status=Activation.OrderStatus.PLACED,
-            activation_status="active",
+            activation_status=ActivationStatus.ACTIVE,
             billing_status=Activation.BillingStatus.HELD,
             expire_at__lte=now,
         )
@@ -52,7 +53,7 @@ def finalize_due_activations(*, tenant: Tenant, limit: int = 50) -> int:
         Activation.objects.filter(
             tenant=tenant,
             order_status=Activation.OrderStatus.PLACED,
-            activation_status="active",
+            activation_status=ActivationStatus.ACTIVE,
             sms_received_at__lte=cutoff,
         )
         .select_related("tenant")

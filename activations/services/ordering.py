@@ -11,11 +11,17 @@ from django.utils import timezone
 from accounts.models import User
 from activations import errors, selectors
 from activations.models import Activation
-from activations.services.settlement import Outcome, apply_upstream_state, record_event, settlement_key
-from catalog import errors as catalog_errors
+from activations.services.settlement import (
+    Outcome,
+    apply_upstream_state,
+    ledger_reference,
+    record_event,
+    settlement_key,
+)
 from catalog import services as catalog
-from catalog.errors import UpstreamNotConfigured
+from catalog.errors import NoNumbers, UnknownServiceOrCountry, UpstreamNotConfigured
 from catalog.upstream import client_for_tenant
+from core.errors import UpstreamUnavailable
 from platfone import errors as upstream
 from wallet import services as wallet
 
@@ -39,7 +45,8 @@ def activation_create(
     orders of one user cannot overspend or exceed the cap; with an ``idempotency_key`` the same user
     gets the first result back for 24 h and nothing new is ordered. A call whose outcome the upstream
     never told us (timeout, 5xx, garbage) is kept as ``lost`` for reconciliation and its hold released.
-    Raises ``activations.errors.*`` and ``wallet.services.InsufficientBalance``.
+    Raises ``activations.errors.*``, the catalog's ``UnknownServiceOrCountry`` / ``NoNumbers``,
+    ``UpstreamUnavailable`` and ``wallet.services.InsufficientBalance``.
     """
     tenant = user.tenant
     request = {"service_id": service_id, "country_id": country_id, "max_price_cents": max_price_cents}
@@ -48,15 +55,13 @@ def activation_create(
         if existing is not None:
             return existing
 
-    quote = _quote(tenant=tenant, service_id=service_id, country_id=country_id)
+    quote = catalog.price_quote(tenant=tenant, service_id=service_id, country_id=country_id)
     max_sell = max_price_cents if max_price_cents is not None else quote.sell_price_cents
     hold_amount = min(max_sell, quote.sell_price_cents)
     if max_sell >= quote.sell_price_cents:
         upstream_max = quote.backend_cents
     else:
-        upstream_max = catalog.max_backend_for_sell(
-            tenant=tenant, service_id=service_id, country_id=country_id, max_sell_cents=max_sell
-        )
+        upstream_max = quote.max_backend_for_sell(max_sell)
         if upstream_max is None:
             raise errors.MaxPriceTooLow(
                 "max_price is below the lowest price we sell this number for.", suggested_cents=quote.sell_price_cents
@@ -108,17 +113,6 @@ def _replay(*, user: User, idempotency_key: str, request: dict) -> Activation | 
     return existing
 
 
-def _quote(*, tenant, service_id: str, country_id: str) -> catalog.PriceQuote:
-    try:
-        return catalog.price_quote(tenant=tenant, service_id=service_id, country_id=country_id)
-    except catalog_errors.NoNumbers as exc:
-        raise errors.NoNumbers("No numbers are available for this service and country right now.") from exc
-    except catalog_errors.UnknownServiceOrCountry as exc:
-        raise errors.UnknownServiceOrCountry("Unknown service_id or country_id.") from exc
-    except catalog_errors.PriceUnavailable as exc:
-        raise errors.UpstreamDown("Prices are unavailable right now; try again shortly.") from exc
-
-
 @transaction.atomic
 def _open_order(
     *, user: User, service_id: str, country_id: str, sell_cents: int, max_sell: int, idempotency_key: str | None
@@ -138,7 +132,7 @@ def _open_order(
         user=user,
         amount_cents=sell_cents,
         idempotency_key=settlement_key(activation.pk, f"hold:{sell_cents}"),
-        activation_id=activation.pk,
+        reference=ledger_reference(activation.pk),
         description=f"Order {service_id} {country_id} #{activation.pk}",
     )
     open_orders = selectors.open_activation_count(user=user) - 1  # without this order
@@ -158,7 +152,9 @@ def _open_order(
     return activation
 
 
-def _order_upstream(activation: Activation, *, quote, upstream_max: int, max_sell: int) -> Activation:
+def _order_upstream(
+    activation: Activation, *, quote: catalog.PriceQuote, upstream_max: int, max_sell: int
+) -> Activation:
     actor = f"user:{activation.user_id}"
     order = {"service_id": activation.service_id, "country_id": activation.country_id}
     try:
@@ -166,12 +162,7 @@ def _order_upstream(activation: Activation, *, quote, upstream_max: int, max_sel
         try:
             snapshot = client.create_activation(**order, max_price=upstream_max)
         except upstream.MaxPriceExceeded as exc:
-            suggested_sell = catalog.sell_price(
-                tenant=activation.tenant,
-                service_id=activation.service_id,
-                country_id=activation.country_id,
-                backend_cents=exc.suggested_price,
-            )
+            suggested_sell = quote.sell(exc.suggested_price)
             if suggested_sell > max_sell:
                 _fail(activation, "max_price_exceeded", actor=actor)
                 raise errors.MaxPriceTooLow(
@@ -184,38 +175,32 @@ def _order_upstream(activation: Activation, *, quote, upstream_max: int, max_sel
         raise
     except upstream.NoNumbersAvailable as exc:
         _fail(activation, "no_numbers", actor=actor)
-        raise errors.NoNumbers("No numbers are available for this service and country right now.") from exc
+        raise NoNumbers() from exc
     except upstream.MaxPriceExceeded as exc:
         _fail(activation, "max_price_exceeded", actor=actor)
-        suggested_sell = catalog.sell_price(
-            tenant=activation.tenant,
-            service_id=activation.service_id,
-            country_id=activation.country_id,
-            backend_cents=exc.suggested_price,
-        )
         raise errors.MaxPriceTooLow(
-            "No number is available within your max_price right now.", suggested_cents=suggested_sell
+            "No number is available within your max_price right now.", suggested_cents=quote.sell(exc.suggested_price)
         ) from exc
     except (upstream.NotFound, upstream.BadRequest) as exc:
         _fail(activation, f"refused: {exc.error_name or exc.status}", actor=actor)
-        raise errors.UnknownServiceOrCountry("The supplier does not offer this service and country.") from exc
+        raise UnknownServiceOrCountry("The supplier does not offer this service and country.") from exc
     except upstream.UpstreamUnavailable as exc:
         # The order may have reached the upstream: keep it for reconciliation, give the user their money back.
         apply_upstream_state(activation, None, actor=actor, outcome=Outcome(order_status="lost", order_error=str(exc)))
-        raise errors.UpstreamDown(
+        raise UpstreamUnavailable(
             "Our number supplier did not answer; nothing was charged. Try again shortly."
         ) from exc
     except upstream.PlatfoneError as exc:
         # Rate limits, the 20-active cap, an account on hold, our own upstream balance: not the user's fault.
         logger.error("activation %s: upstream refused the order: %r", activation.pk, exc)
         _fail(activation, f"upstream: {exc.error_name or type(exc).__name__}", actor=actor)
-        raise errors.UpstreamDown(
+        raise UpstreamUnavailable(
             "Our number supplier cannot take orders right now; nothing was charged. Try again shortly.",
             retry_after=getattr(exc, "retry_after", None),
         ) from exc
-    except UpstreamNotConfigured as exc:
+    except UpstreamNotConfigured:
         _fail(activation, "upstream not configured", actor=actor)
-        raise errors.UpstreamDown("Our number supplier is not configured for this storefront.") from exc
+        raise
     except BaseException:
         # Anything unforeseen (a bug, a lost database connection, a worker shutdown): the order may have
         # reached the upstream, so it is kept as lost for reconciliation and the user's hold is released.
@@ -226,12 +211,7 @@ def _order_upstream(activation: Activation, *, quote, upstream_max: int, max_sel
     final_sell = (
         quote.sell_price_cents
         if snapshot.price <= quote.backend_cents and quote.sell_price_cents <= max_sell
-        else catalog.sell_price(
-            tenant=activation.tenant,
-            service_id=activation.service_id,
-            country_id=activation.country_id,
-            backend_cents=snapshot.price,
-        )
+        else quote.sell(snapshot.price)
     )
     if final_sell < activation.sell_price_cents:
         # Cheaper than held (the user's max_price was below our quote). Never more than held: if the upstream
@@ -257,7 +237,7 @@ def _rehold(activation: Activation, *, amount: int, actor: str) -> None:
         amount_cents=amount,
         # One key per replacement: a price that moves A -> B -> A must not find A's released hold again.
         idempotency_key=settlement_key(locked.pk, f"hold:{amount}:after:{locked.hold_id}"),
-        activation_id=locked.pk,
+        reference=ledger_reference(locked.pk),
         description=f"Order #{locked.pk} repriced",
     )
     record_event(locked.pk, actor=actor, kind="repriced", old_cents=locked.sell_price_cents, new_cents=amount)

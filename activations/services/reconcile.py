@@ -25,6 +25,7 @@ from activations.services.settlement import Outcome, apply_upstream_state
 from catalog.upstream import client_for_tenant
 from platfone import errors as upstream
 from platfone.types import Activation as Snapshot
+from platfone.types import ActivationStatus, BillingStatus, SmsStatus
 from wallet import services as wallet
 
 logger = logging.getLogger(__name__)
@@ -115,9 +116,9 @@ def _reconcile_one(tenant: Tenant, snapshot: Snapshot, *, client, report: Reconc
 
 def _billing_disagrees(activation: Activation, snapshot: Snapshot) -> bool:
     ours, theirs = activation.billing_status, snapshot.billing_status
-    if theirs == "billed":
+    if theirs == BillingStatus.BILLED:
         return ours not in {Activation.BillingStatus.BILLED, Activation.BillingStatus.REFUNDED}
-    if theirs in {"released", "refunded"}:
+    if theirs in {BillingStatus.RELEASED, BillingStatus.REFUNDED}:
         # A user refunded on cancel after the SMS is our decision, not a mismatch; a charge the upstream
         # never billed is.
         return ours == Activation.BillingStatus.BILLED
@@ -152,25 +153,25 @@ def _match_lost_order(tenant: Tenant, snapshot: Snapshot) -> Activation | None:
 def _dispose_unknown(tenant: Tenant, snapshot: Snapshot, *, activation: Activation | None, client) -> None:
     now = int(timezone.now().timestamp())
     action = NOTHING_TO_DO
-    if snapshot.activation_status == "active":
+    if snapshot.activation_status == ActivationStatus.ACTIVE:
         try:
-            if snapshot.sms_status == "smsRequested" and snapshot.can_cancel(now):
+            if snapshot.sms_status == SmsStatus.REQUESTED and snapshot.can_cancel(now):
                 client.cancel_activation(snapshot.activation_id)
                 action = "canceled upstream"
-            elif snapshot.billing_status == "billed":
+            elif snapshot.billing_status == BillingStatus.BILLED:
                 client.finalize_activation(snapshot.activation_id)
                 action = "finalized upstream (already billed to the reseller)"
             else:
                 action = "left to expire upstream (not cancelable yet)"
         except upstream.PlatfoneError as exc:
             action = f"retry later: {type(exc).__name__}"
-    if activation is None and snapshot.billing_status == "billed" and snapshot.price > 0:
+    if activation is None and snapshot.billing_status == BillingStatus.BILLED and snapshot.price > 0:
         # No order of ours to book it on: the reseller's cost is still booked, once per upstream activation.
         wallet.record_upstream_cost(
             tenant=tenant,
             amount_cents=snapshot.price,
             idempotency_key=f"upstream:{tenant.pk}:{snapshot.activation_id}:cost",
-            activation_id=None,
+            reference=f"upstream:{snapshot.activation_id}",
             actor=ACTOR,
         )
     _issue(

@@ -10,31 +10,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from activations.models import Activation, ActivationEvent, ReconciliationIssue
+from activations.services.snapshots import values_from_snapshot
 from platfone.types import Activation as Snapshot
+from platfone.types import ActivationStatus, BillingStatus, ReportStatus
 from wallet import services as wallet
 
 logger = logging.getLogger(__name__)
 
-TERMINAL_STATUSES = frozenset({"finalized", "expired", "canceled"})
 
-
-def int_setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
-
-
-def _dt(ts: int | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC)
+def ledger_reference(activation_id: int) -> str:
+    """What the ledger calls an activation's money (opaque to it)."""
+    return f"activation:{activation_id}"
 
 
 def settlement_key(activation_id: int, kind: str) -> str:
-    return f"activation:{activation_id}:{kind}"
+    return f"{ledger_reference(activation_id)}:{kind}"
 
 
 def record_event(activation_id: int, *, actor: str, kind: str, **detail) -> None:
@@ -88,8 +83,8 @@ def apply_upstream_state(
         if locked.sms_received and locked.sms_received_at is None:
             locked.sms_received_at = timezone.now()
             changed.append("sms_received_at")
-        if outcome.local_expiry and not locked.sms_received and locked.activation_status == "active":
-            locked.activation_status = "expired"
+        if outcome.local_expiry and not locked.sms_received and locked.activation_status == ActivationStatus.ACTIVE:
+            locked.activation_status = ActivationStatus.EXPIRED
             changed.append("activation_status")
         if changed:
             locked.save(update_fields=[*set(changed), "updated_at"])
@@ -110,20 +105,7 @@ def _is_stale(activation: Activation, snapshot: Snapshot) -> bool:
 
 
 def _record_snapshot(activation: Activation, snapshot: Snapshot) -> list[str]:
-    values = {
-        "upstream_id": snapshot.activation_id,
-        "phone": snapshot.phone if snapshot.phone.startswith("+") else f"+{snapshot.phone}",
-        "sms_status": snapshot.sms_status,
-        "activation_status": snapshot.activation_status,
-        "upstream_billing_status": snapshot.billing_status,
-        "report_status": snapshot.report_status,
-        "sms_code": snapshot.sms_code,
-        "sms_text": snapshot.sms_text,
-        "is_retriable": snapshot.is_retriable,
-        "expire_at": _dt(snapshot.expire_at),
-        "cancelable_after": _dt(snapshot.cancelable_after),
-        "upstream_updated_at": snapshot.updated_at,
-    }
+    values = values_from_snapshot(snapshot)
     if activation.sms_received and not (snapshot.sms_code or snapshot.sms_text):
         # A code once delivered stays visible, whatever a later snapshot omits.
         values.pop("sms_code")
@@ -146,7 +128,7 @@ def _settle(activation: Activation, *, actor: str) -> None:
         elif activation.order_status in {
             Activation.OrderStatus.FAILED,
             Activation.OrderStatus.LOST,
-        } or activation.activation_status in {"expired", "canceled"}:
+        } or activation.activation_status in {ActivationStatus.EXPIRED, ActivationStatus.CANCELED}:
             _release(activation, actor=actor)
     elif billing == status.BILLED:
         approved_report = _upstream_refunded(activation)
@@ -160,7 +142,7 @@ def _settle(activation: Activation, *, actor: str) -> None:
     elif billing == status.RELEASED and activation.sms_received:
         # The SMS showed up after the hold was released (a local expiry, or a lost order found upstream): the
         # user is not charged, the reseller's upstream cost is booked, and operators are told.
-        if activation.upstream_billing_status == "billed":
+        if activation.upstream_billing_status == BillingStatus.BILLED:
             _record_upstream_cost(activation, actor=actor)
         ReconciliationIssue.objects.get_or_create(
             tenant=activation.tenant,
@@ -175,7 +157,10 @@ def _settle(activation: Activation, *, actor: str) -> None:
 
 
 def _upstream_refunded(activation: Activation) -> bool:
-    return activation.upstream_billing_status == "refunded" or activation.report_status == "approved"
+    return (
+        activation.upstream_billing_status == BillingStatus.REFUNDED
+        or activation.report_status == ReportStatus.APPROVED
+    )
 
 
 def _set_billing(activation: Activation, value: str, *, actor: str, kind: str) -> None:
@@ -190,7 +175,7 @@ def _charge(activation: Activation, *, actor: str) -> None:
         idempotency_key=settlement_key(activation.pk, "charge"),
         description=f"SMS {activation.service_id} {activation.country_id} #{activation.pk}",
         actor=actor,
-        activation_id=activation.pk,
+        reference=ledger_reference(activation.pk),
     )
     _record_upstream_cost(activation, actor=actor)
     _set_billing(activation, Activation.BillingStatus.BILLED, actor=actor, kind="charged")
@@ -203,7 +188,7 @@ def _record_upstream_cost(activation: Activation, *, actor: str) -> None:
             tenant=activation.tenant,
             amount_cents=activation.price_cents,
             idempotency_key=settlement_key(activation.pk, "upstream-cost"),
-            activation_id=activation.pk,
+            reference=ledger_reference(activation.pk),
             actor=actor,
         )
 

@@ -12,17 +12,19 @@ import logging
 import math
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Tenant
 from activations.models import Activation
-from activations.services.settlement import TERMINAL_STATUSES, Outcome, apply_upstream_state, int_setting
+from activations.services.settlement import Outcome, apply_upstream_state
 from activations.services.webhooks import webhooks_healthy
 from catalog.errors import UpstreamNotConfigured
 from catalog.upstream import client_for_tenant
 from platfone import errors as upstream
+from platfone.types import ENDED, ActivationStatus, BillingStatus, ReportStatus
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +39,8 @@ def freshness_window(tenant: Tenant) -> timedelta:
         healthy = webhooks_healthy(tenant)
         cache.set(key, healthy, 5)
     if healthy:
-        return timedelta(seconds=int_setting("ACTIVATION_SAFETY_SYNC_SECONDS", 120))
-    return timedelta(seconds=int_setting("ACTIVATION_FRESH_SECONDS", 5))
+        return timedelta(seconds=settings.ACTIVATION_SAFETY_SYNC_SECONDS)
+    return timedelta(seconds=settings.ACTIVATION_FRESH_SECONDS)
 
 
 def activation_refresh(*, activation: Activation, actor: str, polled: bool = True) -> Activation:
@@ -64,7 +66,7 @@ def activation_refresh(*, activation: Activation, actor: str, polled: bool = Tru
         # answer, not a reason to read the upstream again.
         Activation.objects.filter(pk=activation.pk, last_synced_at=activation.last_synced_at)
         .filter(Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now))
-        .update(next_sync_at=now + timedelta(seconds=int_setting("ACTIVATION_SYNC_CLAIM_SECONDS", 15)))
+        .update(next_sync_at=now + timedelta(seconds=settings.ACTIVATION_SYNC_CLAIM_SECONDS))
     )
     if not claimed:
         return Activation.objects.get(pk=activation.pk)
@@ -72,7 +74,7 @@ def activation_refresh(*, activation: Activation, actor: str, polled: bool = Tru
         snapshot = client_for_tenant(activation.tenant).get_activation(activation.upstream_id)
     except (upstream.PlatfoneError, UpstreamNotConfigured) as exc:
         logger.info("activation %s: sync failed (%r); answering from the database", activation.pk, exc)
-        backoff = getattr(exc, "retry_after", None) or int_setting("ACTIVATION_SYNC_BACKOFF_SECONDS", 5)
+        backoff = getattr(exc, "retry_after", None) or settings.ACTIVATION_SYNC_BACKOFF_SECONDS
         Activation.objects.filter(pk=activation.pk).update(next_sync_at=now + timedelta(seconds=min(backoff, 60)))
         return _expire_if_overdue(Activation.objects.get(pk=activation.pk), actor=actor, now=now)
     Activation.objects.filter(pk=activation.pk).update(last_synced_at=now, next_sync_at=now)
@@ -84,10 +86,10 @@ def needs_sync(activation: Activation, now: datetime) -> bool:
         return False
     if activation.next_sync_at is not None and activation.next_sync_at > now:
         return False  # someone is syncing it, or the upstream asked us to back off
-    if activation.activation_status in TERMINAL_STATUSES:
+    if activation.activation_status in ENDED:
         # Only an open report (a refund) or an expiry the upstream has not confirmed (an SMS may have come
         # while it could not answer) can still change a finished activation.
-        if not (activation.report_status == "inReview" or expired_unconfirmed(activation)):
+        if not (activation.report_status == ReportStatus.IN_REVIEW or expired_unconfirmed(activation)):
             return False
         return _older_than(activation, now, freshness_window(activation.tenant))
     if activation.is_past_expiry(now) and not activation.sms_received:
@@ -97,7 +99,10 @@ def needs_sync(activation: Activation, now: datetime) -> bool:
 
 def expired_unconfirmed(activation: Activation) -> bool:
     """Expired here after the grace period, while the upstream, last we heard, still reserved its price."""
-    return activation.activation_status == "expired" and activation.upstream_billing_status == "reserved"
+    return (
+        activation.activation_status == ActivationStatus.EXPIRED
+        and activation.upstream_billing_status == BillingStatus.RESERVED
+    )
 
 
 def _older_than(activation: Activation, now: datetime, window: timedelta) -> bool:
@@ -105,9 +110,9 @@ def _older_than(activation: Activation, now: datetime, window: timedelta) -> boo
 
 
 def _expire_if_overdue(activation: Activation, *, actor: str, now: datetime) -> Activation:
-    grace = timedelta(seconds=int_setting("ACTIVATION_LOCAL_EXPIRY_GRACE_SECONDS", 120))
+    grace = timedelta(seconds=settings.ACTIVATION_LOCAL_EXPIRY_GRACE_SECONDS)
     if (
-        activation.activation_status == "active"
+        activation.activation_status == ActivationStatus.ACTIVE
         and not activation.sms_received
         and activation.expire_at is not None
         and now >= activation.expire_at + grace
@@ -137,9 +142,10 @@ def sync_due_activations(*, tenant: Tenant, reserve_fraction: float = 0.3) -> in
     due = (
         Activation.objects.filter(tenant=tenant, order_status=Activation.OrderStatus.PLACED)
         .filter(
-            Q(activation_status="active")
-            | Q(report_status="inReview")
-            | Q(activation_status="expired", upstream_billing_status="reserved")  # see expired_unconfirmed
+            Q(activation_status=ActivationStatus.ACTIVE)
+            | Q(report_status=ReportStatus.IN_REVIEW)
+            # see expired_unconfirmed
+            | Q(activation_status=ActivationStatus.EXPIRED, upstream_billing_status=BillingStatus.RESERVED)
         )
         .filter(Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now))
         .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lte=now - window) | Q(expire_at__lte=now))

@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Tenant
 from activations.models import Activation, UpstreamAccountStatus, WebhookEvent
-from activations.services.settlement import apply_upstream_state, int_setting
+from activations.services.settlement import apply_upstream_state
+from platfone.webhooks import ACTIVATION_EVENTS, LOW_BALANCE_EVENT
 from platfone.webhooks import WebhookEvent as Event
 
 logger = logging.getLogger(__name__)
-
-ACTIVATION_EVENTS = frozenset({"activation.updated", "activation_report.updated", "alternative.activation.updated"})
 
 
 class ActivationNotKnownYet(Exception):
@@ -49,7 +49,7 @@ def webhook_event_apply(*, tenant: Tenant, event: Event) -> bool:
             if activation is None:
                 raise ActivationNotKnownYet(event.activation.activation_id)
             apply_upstream_state(activation, event.activation, actor="webhook")
-        elif event.type == "account.low_balance":
+        elif event.type == LOW_BALANCE_EVENT:
             logger.error("tenant %s: upstream balance is low (%s cents)", tenant.slug, event.balance)
             UpstreamAccountStatus.objects.update_or_create(
                 tenant=tenant, defaults={"low_balance_cents": event.balance, "low_balance_at": timezone.now()}
@@ -70,5 +70,5 @@ def webhooks_healthy(tenant: Tenant) -> bool:
     """Webhooks are configured and one arrived recently: polls can trust the database for SMS arrival."""
     if not tenant.platfone_webhook_secret:
         return False
-    window = timedelta(seconds=int_setting("WEBHOOK_HEALTHY_SECONDS", 900))
+    window = timedelta(seconds=settings.WEBHOOK_HEALTHY_SECONDS)
     return UpstreamAccountStatus.objects.filter(tenant=tenant, last_webhook_at__gte=timezone.now() - window).exists()

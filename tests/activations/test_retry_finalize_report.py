@@ -288,7 +288,7 @@ class TestApprovedReport:
         # then: the user is refunded once; the reseller's upstream cost, refunded by Platfone, is reversed
         assert entries(data["id"], "refund") == 1
         assert balance(alice).balance_cents == 5000
-        money = wallet_selectors.activation_money(tenant=alice.tenant, activation_id=data["id"])
+        money = wallet_selectors.reference_money(tenant=alice.tenant, reference=f"activation:{data['id']}")
         assert money.upstream_cost_cents == 0
         assert_ledger_clean()
 

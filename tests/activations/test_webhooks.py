@@ -33,7 +33,7 @@ def balance(user):
 
 def money(activation_id):
     activation = Activation.objects.select_related("tenant").get(pk=activation_id)
-    return wallet_selectors.activation_money(tenant=activation.tenant, activation_id=activation_id)
+    return wallet_selectors.reference_money(tenant=activation.tenant, reference=f"activation:{activation_id}")
 
 
 def poll(api, key, activation_id):
@@ -341,7 +341,6 @@ def test_a_body_over_the_limit_is_400(hooked_emulator):
     response = send(json.loads(body))
     assert response.status_code == 400
     assert not WebhookEvent.objects.exists()
-
 
 
 @pytest.mark.django_db

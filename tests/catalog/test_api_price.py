@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from catalog import pricing, services
+from catalog import pricing, selectors, services
 from catalog.models import MarkupRule, Service
 from catalog.upstream import upstream_account
 from platfone.budget import RequestBudget
@@ -76,8 +76,9 @@ def test_the_quote_is_the_price_activations_will_charge(synced):
     quote = services.price_quote(tenant=synced, service_id="telegram", country_id="uk")
     upstream = seeded_price("telegram", "uk")
     assert quote.backend_cents == upstream.suggested
-    assert quote.sell_price_cents == quote.suggested_sell_cents == services.sell_price(
-        tenant=synced, service_id="telegram", country_id="uk", backend_cents=upstream.suggested)
+    terms = selectors.markup_terms_for(tenant=synced, service_id="telegram", country_id="uk")
+    assert quote.sell_price_cents == quote.suggested_sell_cents == terms.sell(upstream.suggested)
+    assert quote.terms == terms
     assert (quote.service_id, quote.country_id, quote.count, quote.stale) == ("telegram", "uk", upstream.count, False)
     assert quote.fetched_at.tzinfo is not None
 

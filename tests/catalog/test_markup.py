@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from catalog import services
+from catalog import selectors, services
 from catalog.markup import DEFAULT_TERMS, MAX_BACKEND_CENTS, MarkupTerms, Rounding, round_up
 from catalog.models import MarkupRule
 
@@ -109,12 +109,18 @@ def test_terms_refuse_negative_numbers_and_unknown_rounding():
 class TestRuleSelection:
     def rule(self, tenant, service_id="", country_id="", percent_bp=0, fixed_cents=0):
         return services.markup_rule_save(
-            rule=MarkupRule(tenant=tenant, service_id=service_id, country_id=country_id, percent_bp=percent_bp,
-                            fixed_cents=fixed_cents, min_margin_cents=0)
+            rule=MarkupRule(
+                tenant=tenant,
+                service_id=service_id,
+                country_id=country_id,
+                percent_bp=percent_bp,
+                fixed_cents=fixed_cents,
+                min_margin_cents=0,
+            )
         )
 
     def sell(self, tenant, service_id, country_id, cost=1000):
-        return services.sell_price(tenant=tenant, service_id=service_id, country_id=country_id, backend_cents=cost)
+        return selectors.markup_terms_for(tenant=tenant, service_id=service_id, country_id=country_id).sell(cost)
 
     def test_a_tenant_without_rules_sells_at_the_built_in_default(self, tenant):
         assert self.sell(tenant, "whatsapp", "us", 260) == 286
@@ -141,19 +147,25 @@ class TestRuleSelection:
         MarkupRule.objects.filter(tenant=tenant).delete()
         amount = {"": 1, "c": 2, "s": 3, "sc": 4}
         for scope in scopes:
-            self.rule(tenant, service_id="whatsapp" if "s" in scope else "", country_id="us" if "c" in scope else "",
-                      fixed_cents=amount[scope])
+            self.rule(
+                tenant,
+                service_id="whatsapp" if "s" in scope else "",
+                country_id="us" if "c" in scope else "",
+                fixed_cents=amount[scope],
+            )
         # then
         assert self.sell(tenant, "whatsapp", "us") - 1000 == max(amount[scope] for scope in scopes)
 
     def test_max_backend_for_sell_uses_the_pairs_rule(self, tenant):
         self.rule(tenant, service_id="whatsapp", percent_bp=10_000)  # doubles the cost
-        assert services.max_backend_for_sell(tenant=tenant, service_id="whatsapp", country_id="us",
-                                             max_sell_cents=500) == 250
-        assert services.max_backend_for_sell(tenant=tenant, service_id="telegram", country_id="us",
-                                             max_sell_cents=500) == 454  # default: 454 → 500, 455 → 501
-        assert services.max_backend_for_sell(tenant=tenant, service_id="whatsapp", country_id="us",
-                                             max_sell_cents=1) is None
+
+        def max_backend_for_sell(service_id, max_sell_cents):
+            terms = selectors.markup_terms_for(tenant=tenant, service_id=service_id, country_id="us")
+            return terms.max_cost_for(max_sell_cents)
+
+        assert max_backend_for_sell("whatsapp", 500) == 250
+        assert max_backend_for_sell("telegram", 500) == 454  # default: 454 → 500, 455 → 501
+        assert max_backend_for_sell("whatsapp", 1) is None
 
     def test_a_rule_with_an_invalid_scope_is_refused(self, tenant):
         from django.core.exceptions import ValidationError

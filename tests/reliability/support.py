@@ -21,7 +21,7 @@ from django.test import Client
 
 from accounts.models import User
 from activations.models import Activation, ReconciliationIssue
-from wallet import services as wallet_services
+from wallet import selectors as wallet_selectors
 from wallet.models import Account, Hold, JournalEntry, Posting
 
 # Statuses a caller may see for an upstream outage, and the endpoints that document them. Anything else
@@ -209,9 +209,17 @@ class WebhookRouter:
 # --- money ------------------------------------------------------------------------------------------------
 
 
+def activation_of(reference: str) -> int:
+    """The activation id in a ledger reference ("activation:42")."""
+    return int(reference.removeprefix("activation:"))
+
+
 def entries_by_activation(kind: str) -> Counter:
     return Counter(
-        JournalEntry.objects.filter(kind=kind, activation_id__isnull=False).values_list("activation_id", flat=True)
+        activation_of(reference)
+        for reference in JournalEntry.objects.filter(kind=kind, reference__startswith="activation:").values_list(
+            "reference", flat=True
+        )
     )
 
 
@@ -229,25 +237,27 @@ def money_problems(
     be left on an ended activation, and every upstream SMS must be visible on a placed activation and charged.
     """
     problems: list[str] = []
-    report = wallet_services.verify_ledger()
+    report = wallet_selectors.verify_ledger()
     problems += [f"verify_ledger: {d}" for d in report.drifted_accounts]
     problems += [f"verify_ledger: {e}" for e in report.unbalanced_entries]
     try:  # and the operators' command agrees
         call_command("verify_ledger", stdout=io.StringIO(), stderr=io.StringIO())
     except CommandError as exc:
         problems.append(f"manage.py verify_ledger: {exc}")
-    for key, activation_id in JournalEntry.objects.filter(kind=JournalEntry.Kind.CHARGE).values_list(
-        "idempotency_key", "activation_id"
+    for key, reference in JournalEntry.objects.filter(kind=JournalEntry.Kind.CHARGE).values_list(
+        "idempotency_key", "reference"
     ):
+        activation_id = activation_of(reference)
         if key != f"activation:{activation_id}:charge":
             problems.append(f"charge {key!r} of activation #{activation_id} is not keyed activation:<id>:charge")
 
     charges = entries_by_activation(JournalEntry.Kind.CHARGE)
     refunds = entries_by_activation(JournalEntry.Kind.REFUND)
     active_holds = Counter(
-        Hold.objects.filter(status=Hold.Status.ACTIVE, activation_id__isnull=False).values_list(
-            "activation_id", flat=True
-        )
+        activation_of(reference)
+        for reference in Hold.objects.filter(
+            status=Hold.Status.ACTIVE, reference__startswith="activation:"
+        ).values_list("reference", flat=True)
     )
     for activation_id, count in charges.items():
         if count > 1:

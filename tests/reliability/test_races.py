@@ -132,8 +132,8 @@ class Round:
         activation = Activation.objects.get(pk=self.pk)
         upstream = next(a for a in self.emulator.activations() if a["activation_id"] == self.upstream_id)
         has_sms = upstream["sms_status"] in SMS_STATUSES
-        charges = JournalEntry.objects.filter(activation_id=self.pk, kind="charge").count()
-        refunds = JournalEntry.objects.filter(activation_id=self.pk, kind="refund").count()
+        charges = JournalEntry.objects.filter(reference=f"activation:{self.pk}", kind="charge").count()
+        refunds = JournalEntry.objects.filter(reference=f"activation:{self.pk}", kind="refund").count()
         cancel_accepted = 200 in self.statuses.get("cancel", [])
         label = f"{self.scenario} #{self.pk} ({self.statuses})"
         problems = []
@@ -141,7 +141,10 @@ class Round:
             problems.append(f"{label}: upstream SMS {has_sms}, {charges} charge(s)")
         if refunds != (1 if has_sms and cancel_accepted else 0):
             problems.append(f"{label}: cancel accepted {cancel_accepted}, SMS {has_sms}, {refunds} refund(s)")
-        if Hold.objects.filter(activation_id=self.pk, status=Hold.Status.ACTIVE).exists() and not activation.is_open:
+        if (
+            Hold.objects.filter(reference=f"activation:{self.pk}", status=Hold.Status.ACTIVE).exists()
+            and not activation.is_open
+        ):
             problems.append(f"{label}: ended ({activation.activation_status}) with an active hold")
         if has_sms and activation.sms_code != self.code:
             problems.append(f"{label}: upstream code {self.code}, ours {activation.sms_code!r}")
@@ -278,5 +281,5 @@ def test_an_order_and_a_settlement_for_the_same_user_do_not_deadlock(
         thread.join(30)
     # then
     assert errors == []
-    assert JournalEntry.objects.filter(activation_id=first["id"], kind="charge").count() == 1
+    assert JournalEntry.objects.filter(reference=f"activation:{first['id']}", kind="charge").count() == 1
     assert Activation.objects.filter(user=alice, order_status="placed").count() == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Sum
 
 from wallet.models import Account, Hold, JournalEntry, Posting
-from wallet.services import verify_ledger
+from wallet.selectors import verify_ledger
 
 
 def posted_balance(account: Account) -> int:

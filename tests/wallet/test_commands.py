@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections, transaction
 
-from wallet import services
+from wallet import selectors, services
 from wallet.management.commands import verify_ledger, wallet_credit
 from wallet.models import Account, JournalEntry, Posting
 
@@ -155,7 +155,7 @@ def test_verify_ledger_fails_and_lists_an_account_whose_cached_balance_drifted(a
 
     # then
     assert "ledger NOT ok" in str(failed.value)
-    report = services.verify_ledger()
+    report = selectors.verify_ledger()
     assert [(d.account_id, d.cached_balance_cents, d.computed_balance_cents) for d in report.drifted_accounts] == [
         (wallet.pk, 1200, 1000)
     ]

@@ -9,9 +9,9 @@ import pytest
 from wallet import services
 from wallet.models import Account
 from wallet.selectors import (
-    activation_money,
-    entries_for_activation,
-    hold_for_activation,
+    entries_for_reference,
+    hold_for_reference,
+    reference_money,
     wallet_summary,
     wallet_transactions,
 )
@@ -84,20 +84,22 @@ def test_entries_for_an_activation_are_scoped_to_the_tenant(alice, charlie, tena
     # given activation 7 exists in both tenants (ids are per table, but a careless caller might mix them)
     for user, key in ((alice, "acme"), (charlie, "globex")):
         services.deposit(user=user, amount_cents=1000, idempotency_key=f"d:{key}", actor="cli")
-        held = services.place_hold(user=user, amount_cents=300, idempotency_key=f"h:{key}", activation_id=7)
+        held = services.place_hold(user=user, amount_cents=300, idempotency_key=f"h:{key}", reference="activation:7")
         services.charge(hold_id=held.pk, idempotency_key=f"c:{key}", description="SMS", actor="webhook")
     services.refund(
         charge_idempotency_key="c:acme", idempotency_key="r:acme", description="x", actor="t", amount_cents=50
     )
-    services.record_upstream_cost(tenant=tenant, amount_cents=120, idempotency_key="u:acme", activation_id=7, actor="t")
+    services.record_upstream_cost(
+        tenant=tenant, amount_cents=120, idempotency_key="u:acme", reference="activation:7", actor="t"
+    )
 
     # when
-    entries = entries_for_activation(tenant=tenant, activation_id=7)
+    entries = entries_for_reference(tenant=tenant, reference="activation:7")
 
     # then
     assert [entry.idempotency_key for entry in entries] == ["c:acme", "r:acme", "u:acme"]
     assert all(len(entry.postings.all()) == 2 for entry in entries)
-    money = activation_money(tenant=tenant, activation_id=7)
+    money = reference_money(tenant=tenant, reference="activation:7")
     assert (money.charged_cents, money.refunded_cents, money.revenue_cents, money.upstream_cost_cents) == (
         300,
         50,
@@ -105,6 +107,6 @@ def test_entries_for_an_activation_are_scoped_to_the_tenant(alice, charlie, tena
         120,
     )
     assert money.margin_cents == 130
-    assert activation_money(tenant=other_tenant, activation_id=7).margin_cents == 300
-    assert hold_for_activation(tenant=tenant, activation_id=7).idempotency_key == "h:acme"
-    assert hold_for_activation(tenant=other_tenant, activation_id=8) is None
+    assert reference_money(tenant=other_tenant, reference="activation:7").margin_cents == 300
+    assert hold_for_reference(tenant=tenant, reference="activation:7").idempotency_key == "h:acme"
+    assert hold_for_reference(tenant=other_tenant, reference="activation:8") is None

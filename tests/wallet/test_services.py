@@ -9,7 +9,7 @@ from tests.factories import OperatorFactory
 from tests.wallet.checks import assert_ledger_is_consistent
 from wallet import services
 from wallet.models import Account, Hold, JournalEntry, Posting
-from wallet.selectors import activation_money
+from wallet.selectors import reference_money
 from wallet.services import (
     HoldNotActive,
     IdempotencyConflict,
@@ -17,6 +17,7 @@ from wallet.services import (
     InsufficientFunds,
     RefundExceedsCharge,
     WalletError,
+    protocol,
 )
 
 pytestmark = pytest.mark.django_db
@@ -36,8 +37,8 @@ def fund(user, cents: int, key: str = "") -> JournalEntry:
     )
 
 
-def hold(user, cents: int, key: str, activation_id: int | None = None) -> Hold:
-    return services.place_hold(user=user, amount_cents=cents, idempotency_key=key, activation_id=activation_id)
+def hold(user, cents: int, key: str, reference: str = "") -> Hold:
+    return services.place_hold(user=user, amount_cents=cents, idempotency_key=key, reference=reference)
 
 
 def charge(hold_: Hold, key: str = "") -> JournalEntry:
@@ -167,11 +168,16 @@ def test_it_refuses_a_missing_or_oversized_key_or_actor(alice, key, actor):
 def test_a_hold_reduces_available_but_not_the_balance(alice):
     fund(alice, 1000)
 
-    placed = hold(alice, 300, "hold:1", activation_id=77)
+    placed = hold(alice, 300, "hold:1", reference="activation:77")
 
     wallet = wallet_of(alice)
     assert (wallet.balance_cents, wallet.held_cents, wallet.available_cents) == (1000, 300, 700)
-    assert (placed.status, placed.amount_cents, placed.activation_id, placed.closed_at) == ("active", 300, 77, None)
+    assert (placed.status, placed.amount_cents, placed.reference, placed.closed_at) == (
+        "active",
+        300,
+        "activation:77",
+        None,
+    )
     assert Posting.objects.filter(account=wallet).count() == 1  # a hold posts nothing
 
 
@@ -266,7 +272,7 @@ def test_releasing_an_unknown_hold_fails():
 def test_it_charges_a_hold_exactly_once(alice):
     # given
     fund(alice, 1000)
-    placed = hold(alice, 350, "hold:1", activation_id=42)
+    placed = hold(alice, 350, "hold:1", reference="activation:42")
 
     # when
     entry = services.charge(
@@ -282,7 +288,7 @@ def test_it_charges_a_hold_exactly_once(alice):
     assert JournalEntry.objects.filter(kind="charge").count() == 1
     assert (wallet.balance_cents, wallet.held_cents, revenue.balance_cents) == (650, 0, 350)
     assert legs(entry) == {wallet.pk: (-350, 650), revenue.pk: (350, 350)}
-    assert (entry.kind, entry.activation_id, entry.actor) == ("charge", 42, "webhook")
+    assert (entry.kind, entry.reference, entry.actor) == ("charge", "activation:42", "webhook")
     placed.refresh_from_db()
     assert (placed.status, placed.charge_entry_id) == (Hold.Status.CAPTURED, entry.pk)
     assert placed.closed_at is not None
@@ -294,10 +300,10 @@ def test_a_charge_may_name_its_activation(alice):
     placed = hold(alice, 100, "hold:1")
 
     entry = services.charge(
-        hold_id=placed.pk, idempotency_key="c:1", description="SMS", actor="webhook", activation_id=9
+        hold_id=placed.pk, idempotency_key="c:1", description="SMS", actor="webhook", reference="activation:9"
     )
 
-    assert entry.activation_id == 9
+    assert entry.reference == "activation:9"
 
 
 def test_charging_a_released_hold_fails_and_posts_nothing(alice):
@@ -355,7 +361,7 @@ def test_charging_an_unknown_hold_fails():
 def test_it_refunds_a_charge_in_full_once(alice):
     # given
     fund(alice, 1000)
-    charged = charge(hold(alice, 400, "hold:1", activation_id=5), "charge:activation:5")
+    charged = charge(hold(alice, 400, "hold:1", reference="activation:5"), "charge:activation:5")
 
     # when
     entry = services.refund(
@@ -376,7 +382,7 @@ def test_it_refunds_a_charge_in_full_once(alice):
     assert again.pk == entry.pk
     assert (wallet.balance_cents, revenue.balance_cents) == (1000, 0)
     assert legs(entry) == {wallet.pk: (400, 1000), revenue.pk: (-400, 0)}
-    assert (entry.kind, entry.reverses_id, entry.activation_id) == ("refund", charged.pk, 5)
+    assert (entry.kind, entry.reverses_id, entry.reference) == ("refund", charged.pk, "activation:5")
     assert_ledger_is_consistent()
 
 
@@ -524,14 +530,18 @@ def test_a_repeated_adjustment_key_posts_once(alice):
 def test_it_records_upstream_cost_so_the_margin_of_an_activation_is_known(alice, tenant):
     # given a 400 cent sale whose number cost 250 cents upstream
     fund(alice, 1000)
-    charge(hold(alice, 400, "hold:1", activation_id=7), "charge:activation:7")
+    charge(hold(alice, 400, "hold:1", reference="activation:7"), "charge:activation:7")
 
     # when
     cost = services.record_upstream_cost(
-        tenant=tenant, amount_cents=250, idempotency_key="cost:activation:7", activation_id=7, actor="webhook"
+        tenant=tenant, amount_cents=250, idempotency_key="cost:activation:7", reference="activation:7", actor="webhook"
     )
     again = services.record_upstream_cost(
-        tenant=tenant, amount_cents=250, idempotency_key="cost:activation:7", activation_id=7, actor="task:sync"
+        tenant=tenant,
+        amount_cents=250,
+        idempotency_key="cost:activation:7",
+        reference="activation:7",
+        actor="task:sync",
     )
 
     # then
@@ -539,7 +549,7 @@ def test_it_records_upstream_cost_so_the_margin_of_an_activation_is_known(alice,
     payable = system(tenant, Account.Type.TENANT_UPSTREAM_PAYABLE)
     assert again.pk == cost.pk
     assert legs(cost) == {upstream.pk: (250, 250), payable.pk: (-250, -250)}
-    money = activation_money(tenant=tenant, activation_id=7)
+    money = reference_money(tenant=tenant, reference="activation:7")
     assert (money.charged_cents, money.refunded_cents, money.upstream_cost_cents, money.margin_cents) == (
         400,
         0,
@@ -550,21 +560,23 @@ def test_it_records_upstream_cost_so_the_margin_of_an_activation_is_known(alice,
 
 
 def test_an_upstream_cost_key_reused_for_another_activation_or_amount_conflicts(tenant):
-    services.record_upstream_cost(tenant=tenant, amount_cents=250, idempotency_key="cost:1", activation_id=7, actor="t")
+    services.record_upstream_cost(
+        tenant=tenant, amount_cents=250, idempotency_key="cost:1", reference="activation:7", actor="t"
+    )
 
     with pytest.raises(IdempotencyConflict):
         services.record_upstream_cost(
-            tenant=tenant, amount_cents=250, idempotency_key="cost:1", activation_id=8, actor="t"
+            tenant=tenant, amount_cents=250, idempotency_key="cost:1", reference="activation:8", actor="t"
         )
     with pytest.raises(IdempotencyConflict):
         services.record_upstream_cost(
-            tenant=tenant, amount_cents=251, idempotency_key="cost:1", activation_id=7, actor="t"
+            tenant=tenant, amount_cents=251, idempotency_key="cost:1", reference="activation:7", actor="t"
         )
 
 
 def test_it_reverses_an_upstream_cost_once(tenant):
     original = services.record_upstream_cost(
-        tenant=tenant, amount_cents=250, idempotency_key="cost:1", activation_id=7, actor="t"
+        tenant=tenant, amount_cents=250, idempotency_key="cost:1", reference="activation:7", actor="t"
     )
 
     reversal = services.reverse_upstream_cost(
@@ -573,10 +585,14 @@ def test_it_reverses_an_upstream_cost_once(tenant):
     again = services.reverse_upstream_cost(original_idempotency_key="cost:1", idempotency_key="cost:1:rev", actor="t")
 
     assert again.pk == reversal.pk
-    assert (reversal.kind, reversal.reverses_id, reversal.activation_id) == ("upstream_cost_reversal", original.pk, 7)
+    assert (reversal.kind, reversal.reverses_id, reversal.reference) == (
+        "upstream_cost_reversal",
+        original.pk,
+        "activation:7",
+    )
     assert system(tenant, Account.Type.TENANT_UPSTREAM_COST).balance_cents == 0
     assert system(tenant, Account.Type.TENANT_UPSTREAM_PAYABLE).balance_cents == 0
-    assert activation_money(tenant=tenant, activation_id=7).upstream_cost_cents == 0
+    assert reference_money(tenant=tenant, reference="activation:7").upstream_cost_cents == 0
     with pytest.raises(WalletError, match="already reversed"):
         services.reverse_upstream_cost(original_idempotency_key="cost:1", idempotency_key="cost:1:rev2", actor="t")
     with pytest.raises(WalletError):
@@ -635,17 +651,17 @@ def test_a_concurrent_insert_of_the_same_key_returns_the_winners_entry(alice, mo
     """The competing request commits the key between our look-up under lock and our insert (the unique index
     catches it): the loser gets the winner's entry and posts nothing."""
     # given
-    real_lookup = services._entry_by_key
+    real_lookup = protocol.find_by_key
     lookups = []
 
-    def lookup_with_a_competitor(key):
+    def lookup_with_a_competitor(model, key):
         lookups.append(key)
         if len(lookups) == 2:  # the look-up under lock: the competitor posts right now
             services.deposit(user=alice, amount_cents=500, idempotency_key=key, actor="competitor")
             return None
-        return real_lookup(key)
+        return real_lookup(model, key)
 
-    monkeypatch.setattr(services, "_entry_by_key", lookup_with_a_competitor)
+    monkeypatch.setattr(protocol, "find_by_key", lookup_with_a_competitor)
 
     # when
     entry = services.deposit(user=alice, amount_cents=500, idempotency_key="dep:race", actor="cli")
@@ -659,21 +675,21 @@ def test_a_concurrent_insert_of_the_same_key_returns_the_winners_entry(alice, mo
 
 def test_a_concurrent_insert_of_the_same_hold_key_returns_the_winners_hold(alice, monkeypatch):
     fund(alice, 1000)
-    real_lookup = services._hold_by_key
+    real_lookup = protocol.find_by_key
     lookups = []
 
-    def lookup_with_a_competitor(key):
+    def lookup_with_a_competitor(model, key):
         lookups.append(key)
         if len(lookups) == 2:
-            hold(alice, 300, key, activation_id=1)
+            hold(alice, 300, key, reference="activation:1")
             return None
-        return real_lookup(key)
+        return real_lookup(model, key)
 
-    monkeypatch.setattr(services, "_hold_by_key", lookup_with_a_competitor)
+    monkeypatch.setattr(protocol, "find_by_key", lookup_with_a_competitor)
 
     placed = hold(alice, 300, "hold:race")
 
-    assert placed.activation_id == 1  # the competitor's
+    assert placed.reference == "activation:1"  # the competitor's
     assert Hold.objects.count() == 1
     assert wallet_of(alice).held_cents == 300
 
@@ -684,7 +700,7 @@ def test_cached_balances_equal_recomputed_ones_after_a_busy_day(alice, bob, char
     fund(bob, 700)
     fund(charlie, 1200)
     for n in range(5):
-        placed = hold(alice, 100 + n, f"alice:hold:{n}", activation_id=n)
+        placed = hold(alice, 100 + n, f"alice:hold:{n}", reference=f"activation:{n}")
         if n % 2:
             services.release_hold(hold_id=placed.pk)
         else:
@@ -695,7 +711,7 @@ def test_cached_balances_equal_recomputed_ones_after_a_busy_day(alice, bob, char
     charge(hold(charlie, 1200, "charlie:hold"), "charlie:charge")
     services.adjust(user=bob, amount_cents=-700, reason="fraud", idempotency_key="bob:adj", actor="operator:1")
     services.record_upstream_cost(
-        tenant=other_tenant, amount_cents=800, idempotency_key="c:1", activation_id=1, actor="t"
+        tenant=other_tenant, amount_cents=800, idempotency_key="c:1", reference="activation:1", actor="t"
     )
 
     # then

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from wallet.services import verify_ledger
+from wallet.selectors import verify_ledger
 
 
 class Command(BaseCommand):

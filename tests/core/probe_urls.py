@@ -3,8 +3,8 @@
 from django.urls import include, path, re_path
 from rest_framework import serializers
 
-from reseller.api import KeyedApiView, ok
-from reseller.router import index_php
+from core.api.router import index_php
+from core.api.views import KeyedApiView, ok
 
 
 class EchoView(KeyedApiView):

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from django.views import defaults
 
-from reseller.errors import InvalidParams, NotFound, ServerError, error_response
-from reseller.middleware import is_api_path
+from core.api.errors import error_response
+from core.api.middleware import is_api_path
+from core.errors import InvalidInput, NotFound, ServerError
 
 
 def bad_request(request, exception=None):
     if is_api_path(request.path):
-        return error_response(InvalidParams("The request was rejected as malformed."))
+        return error_response(InvalidInput("The request was rejected as malformed."))
     return defaults.bad_request(request, exception)
 
 

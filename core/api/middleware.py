@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from reseller.errors import ServerError, error_response, to_api_error
+from core.api.errors import as_domain_error, error_response
+from core.errors import ServerError
 
-logger = logging.getLogger("reseller.api")
+logger = logging.getLogger("core.api")
 
 
 def is_api_path(path: str) -> bool:
@@ -23,7 +24,7 @@ class ApiErrorMiddleware:
     def process_exception(self, request, exception):
         if not is_api_path(request.path):
             return None
-        error = to_api_error(exception)
+        error = as_domain_error(exception)
         if isinstance(error, ServerError):
             logger.exception("Unhandled error on %s", request.path, exc_info=exception)
         return error_response(error)

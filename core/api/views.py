@@ -1,4 +1,4 @@
-"""Base classes for the API's views: the envelope, authentication order and rate limits."""
+"""Base classes for the API's views: the success envelope, authentication order, rate limits, body size."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reseller.errors import InvalidParams, RateLimited
-
-RETRY_AFTER_SECONDS = "60"
+from core.api.errors import RETRY_AFTER_SECONDS
+from core.errors import InvalidInput, RateLimited
 
 
 def ok(data: dict, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -22,19 +21,25 @@ def _check_body_size(request, limit: int) -> None:
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError as exc:
-        raise InvalidParams("Invalid Content-Length header.") from exc
+        raise InvalidInput("Invalid Content-Length header.") from exc
     if length > limit:
-        raise InvalidParams(f"The request body is too large (at most {limit} bytes).")
+        raise InvalidInput(f"The request body is too large (at most {limit} bytes).")
 
 
 class _RateLimitedView(APIView):
     """Counts every request in a one-minute window of the shared cache (django-ratelimit)."""
 
-    # Subclasses define the group and two methods: rate_limit_key(request) and rate_limit_per_minute(request).
+    # Subclasses define the group, rate_limit_key(request) and rate_limit_per_minute(request).
     rate_limit_group: str = ""
     # Bodies above this are refused before parsing; None means settings.API_MAX_BODY_BYTES. Views that take
     # uploads raise it.
     max_body_bytes: int | None = None
+
+    def rate_limit_key(self, request) -> str:
+        raise ImproperlyConfigured(f"{type(self).__name__} must say whom it rate-limits (rate_limit_key).")
+
+    def rate_limit_per_minute(self, request) -> int:
+        raise ImproperlyConfigured(f"{type(self).__name__} must say its limit (rate_limit_per_minute).")
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication and permissions: 401 comes first
@@ -49,7 +54,7 @@ class _RateLimitedView(APIView):
         )
         request.rate_limit_usage = usage
         if usage is not None and usage["should_limit"]:
-            raise RateLimited(headers={"Retry-After": RETRY_AFTER_SECONDS})
+            raise RateLimited(retry_after=RETRY_AFTER_SECONDS)
         _check_body_size(request, self.max_body_bytes or settings.API_MAX_BODY_BYTES)
 
     def finalize_response(self, request, response, *args, **kwargs):

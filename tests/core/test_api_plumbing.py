@@ -228,7 +228,7 @@ class TestRateLimit:
         assert "X-RateLimit-Limit" not in response
 
 
-@pytest.mark.urls("tests.reseller.probe_urls")
+@pytest.mark.urls("tests.core.probe_urls")
 class TestBodiesAndCrashes:
     def test_valid_json_is_parsed(self, api, alice_key):
         response = api.post("/api/v1/echo", {"name": "x", "count": 2}, format="json", HTTP_X_API_KEY=alice_key)

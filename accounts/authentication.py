@@ -6,7 +6,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 
 from accounts import selectors, services
-from reseller.errors import InvalidKey
+from core.errors import InvalidKey
 
 
 def raw_key_from_request(request) -> str | None:
@@ -38,7 +38,7 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "reseller.auth.ApiKeyAuthentication"
+    target_class = "accounts.authentication.ApiKeyAuthentication"
     name = ["ApiKeyHeader", "BearerAuth"]
 
     def get_security_requirement(self, auto_schema):

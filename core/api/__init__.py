@@ -1,0 +1,1 @@
+"""The JSON API's plumbing: the envelope, the error table, base views, parsers, shared fields, routing."""
