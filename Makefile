@@ -24,8 +24,11 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Style, the layer rules of DESIGN.md (import-linter contracts in pyproject.toml) and types (mypy + django-stubs).
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format .

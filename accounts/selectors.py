@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hmac
 
+from accounts.keys import hash_api_key, split_api_key
 from accounts.models import ApiKey, Tenant, TenantDomain, User
-from accounts.services import hash_api_key, split_api_key
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -11,25 +10,12 @@ from django.core.validators import validate_email, validate_slug
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.keys import API_KEY_PREFIX_LENGTH, hash_api_key
 from accounts.models import ApiKey, Tenant, TenantDomain, User
-
-API_KEY_PREFIX_LENGTH = 8
 
 
 class AccountError(Exception):
     """A request to change tenants, users or keys that cannot be carried out; the message says why."""
-
-
-def hash_api_key(raw_key: str) -> str:
-    # The secret part has 256 bits of entropy, so a fast hash is enough (no password hasher needed).
-    return hashlib.sha256(raw_key.encode()).hexdigest()
-
-
-def split_api_key(raw_key: str) -> tuple[str, str] | None:
-    prefix, dot, secret = raw_key.partition(".")
-    if not dot or len(prefix) != API_KEY_PREFIX_LENGTH or not secret:
-        return None
-    return prefix, secret
 
 
 @transaction.atomic

@@ -37,7 +37,8 @@ def round_up(cents: int, rounding: str) -> int:
         return cents + (9 - cents % 10) % 10
     if rounding == Rounding.END_99:
         return cents + (99 - cents % 100) % 100
-    step = {Rounding.MULTIPLE_5: 5, Rounding.MULTIPLE_10: 10, Rounding.MULTIPLE_100: 100}.get(rounding)
+    steps: dict[str, int] = {Rounding.MULTIPLE_5: 5, Rounding.MULTIPLE_10: 10, Rounding.MULTIPLE_100: 100}
+    step = steps.get(rounding)
     if step is None:
         raise ValueError(f"unknown rounding {rounding!r}")
     return -(-cents // step) * step

@@ -10,7 +10,9 @@ What the activations module calls (keep these names):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -108,13 +110,14 @@ def catalog_sync(*, tenant: Tenant, force: bool = False, client: PlatfoneClient 
     own_client = client is None
     client = client or client_for_tenant(tenant)
     report = CatalogSyncReport(tenant=tenant.slug)
-    fetchers = {
-        CatalogSync.Kind.SERVICES: client.services,
-        CatalogSync.Kind.POPULAR_SERVICES: client.popular_services,
-        CatalogSync.Kind.COUNTRIES: client.countries,
+    # Each list: how it is fetched, and how its items are applied to our rows.
+    lists: dict[str, tuple[Callable[..., CatalogResult[Any]], Callable[..., tuple[int, int, int]]]] = {
+        CatalogSync.Kind.SERVICES: (client.services, _apply_services),
+        CatalogSync.Kind.POPULAR_SERVICES: (client.popular_services, _apply_popular),
+        CatalogSync.Kind.COUNTRIES: (client.countries, _apply_countries),
     }
     try:
-        for kind, fetch in fetchers.items():
+        for kind, (fetch, apply_items) in lists.items():
             state, _ = CatalogSync.objects.get_or_create(tenant=tenant, kind=kind)
             try:
                 result = fetch(etag=None if force or not state.etag else state.etag)
@@ -123,7 +126,7 @@ def catalog_sync(*, tenant: Tenant, force: bool = False, client: PlatfoneClient 
             except PlatfoneError as exc:
                 CatalogSync.objects.filter(pk=state.pk).update(last_error=str(exc)[:500])
                 raise
-            _apply(tenant=tenant, state=state, result=result, report=report)
+            _apply(tenant=tenant, state=state, result=result, apply_items=apply_items, report=report)
     finally:
         if own_client:
             client.session.close()
@@ -132,20 +135,21 @@ def catalog_sync(*, tenant: Tenant, force: bool = False, client: PlatfoneClient 
 
 
 @transaction.atomic
-def _apply(*, tenant: Tenant, state: CatalogSync, result: CatalogResult, report: CatalogSyncReport) -> None:
+def _apply(
+    *,
+    tenant: Tenant,
+    state: CatalogSync,
+    result: CatalogResult[Any],
+    apply_items: Callable[..., tuple[int, int, int]],
+    report: CatalogSyncReport,
+) -> None:
     now = timezone.now()
     kind = state.kind
     if result.not_modified:
         report.not_modified.append(kind)
         CatalogSync.objects.filter(pk=state.pk).update(checked_at=now, last_error="")
         return
-    items = result.items or ()
-    if kind == CatalogSync.Kind.SERVICES:
-        counts = _apply_services(tenant=tenant, items=items)
-    elif kind == CatalogSync.Kind.POPULAR_SERVICES:
-        counts = _apply_popular(tenant=tenant, items=items)
-    else:
-        counts = _apply_countries(tenant=tenant, items=items)
+    counts = apply_items(tenant=tenant, items=result.items or ())
     report.created[kind], report.updated[kind], report.unavailable[kind] = counts
     CatalogSync.objects.filter(pk=state.pk).update(
         etag=result.etag or "", checked_at=now, changed_at=now, last_error=""

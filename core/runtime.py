@@ -16,7 +16,7 @@ def local_folders() -> list[Path]:
     folders: list[Path] = []
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.sqlite3" and str(database["NAME"]) not in ("", ":memory:"):
-        folders.append(Path(database["NAME"]).parent)
+        folders.append(Path(str(database["NAME"])).parent)
     for cache in settings.CACHES.values():
         if cache["BACKEND"].endswith("FileBasedCache"):
             folders.append(Path(cache["LOCATION"]))
@@ -24,7 +24,7 @@ def local_folders() -> list[Path]:
         options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
         for name in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
             if options.get(name):
-                folders.append(Path(options[name]))
+                folders.append(Path(str(options[name])))
     return folders
 
 

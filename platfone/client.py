@@ -40,6 +40,7 @@ from platfone.types import (
     Activation,
     ActivationPage,
     Balance,
+    CatalogItem,
     CatalogResult,
     Country,
     CountryPrices,
@@ -201,13 +202,13 @@ class PlatfoneClient:
 
     # --- catalog ------------------------------------------------------------------------------------
 
-    def countries(self, *, etag: str | None = None) -> CatalogResult:
+    def countries(self, *, etag: str | None = None) -> CatalogResult[Country]:
         return self._catalog("countries", "activation/countries", Country, etag)
 
-    def services(self, *, etag: str | None = None) -> CatalogResult:
+    def services(self, *, etag: str | None = None) -> CatalogResult[Service]:
         return self._catalog("services", "activation/services", Service, etag)
 
-    def popular_services(self, *, etag: str | None = None) -> CatalogResult:
+    def popular_services(self, *, etag: str | None = None) -> CatalogResult[Service]:
         # The doc's curl example for this endpoint shows `activation/services` (a copy-paste slip); the
         # operation is `activation/services/popular`.
         return self._catalog("popular_services", "activation/services/popular", Service, etag)
@@ -249,10 +250,10 @@ class PlatfoneClient:
         path = f"activation/{_segment(activation_id)}/{verb}"
         self._call(method, "PUT", path, parse=lambda response: parse_result(_body(response)))
 
-    def _catalog(self, method: str, path: str, item: type[Country] | type[Service], etag: str | None) -> CatalogResult:
+    def _catalog(self, method: str, path: str, item: type[CatalogItem], etag: str | None) -> CatalogResult[CatalogItem]:
         headers = {"If-None-Match": etag} if etag else None
 
-        def parse(response: requests.Response) -> CatalogResult:
+        def parse(response: requests.Response) -> CatalogResult[CatalogItem]:
             if response.status_code == 304:
                 return CatalogResult(items=None, etag=_etag(response) or etag, not_modified=True)
             rows = _body(response)

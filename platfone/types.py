@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 
 class SmsStatus(StrEnum):
@@ -330,11 +330,14 @@ class Service:
         )
 
 
+CatalogItem = TypeVar("CatalogItem", "Country", "Service")
+
+
 @dataclass(frozen=True)
-class CatalogResult:
+class CatalogResult(Generic[CatalogItem]):
     """A catalog list plus its ETag. When `not_modified`, `items` is None: keep what you have."""
 
-    items: tuple[Country, ...] | tuple[Service, ...] | None
+    items: tuple[CatalogItem, ...] | None
     etag: str | None
     not_modified: bool
 

@@ -117,7 +117,8 @@ def parse_event(body: bytes) -> WebhookEvent:
         raise ParseError(f"unknown webhook event type {kind!r}")
     if not isinstance(data, dict):
         raise ParseError("webhook event without a data object")
-    activation_data = data.get("activation") if isinstance(data.get("activation"), dict) else data
+    nested = data.get("activation")
+    activation_data: dict[str, Any] = nested if isinstance(nested, dict) else data
     activation = None
     if kind in ACTIVATION_EVENTS:
         activation = Activation.from_json(activation_data)

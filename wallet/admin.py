@@ -19,7 +19,7 @@ from wallet import services
 from wallet.models import Account, Hold, JournalEntry, Posting
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnly:
     """The ledger is append-only: no one adds, edits or deletes rows through the admin."""
 
     def has_add_permission(self, request, obj=None):
@@ -30,6 +30,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    pass
 
 
 class AdjustBalanceForm(forms.Form):
@@ -123,21 +127,12 @@ class AccountAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/wallet/account/adjust.html", context)
 
 
-class PostingInline(admin.TabularInline):
+class PostingInline(ReadOnly, admin.TabularInline):
     model = Posting
-    fields = ["account", "amount_cents", "balance_after_cents"]
-    readonly_fields = fields
+    fields = ("account", "amount_cents", "balance_after_cents")
+    readonly_fields = ("account", "amount_cents", "balance_after_cents")
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("account__user", "account__tenant")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 
@@ -43,7 +45,7 @@ class WalletView(KeyedApiView):
     )
     def get(self, request):
         summary = selectors.wallet_summary(user=request.user)
-        data = {
+        data: dict[str, Any] = {
             "balance_cents": summary.balance_cents,
             "held_cents": summary.held_cents,
             "available_cents": summary.available_cents,

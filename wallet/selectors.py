@@ -23,7 +23,9 @@ class WalletSummary:
 
 
 def wallet_summary(*, user: User) -> WalletSummary:
-    """The user's balance, held and available funds; zeros for a user who has no wallet yet."""
+    """The user's balance, held and available funds; zeros for a user who has no wallet yet (or an operator)."""
+    if user.tenant_id is None:
+        return WalletSummary(balance_cents=0, held_cents=0)
     row = (
         Account.objects.filter(user=user, tenant_id=user.tenant_id, type=Account.Type.USER_WALLET)
         .values_list("balance_cents", "held_cents")
@@ -40,6 +42,8 @@ def wallet_transactions(*, user: User, limit: int = 20) -> list[dict]:
     Each is ``{"type", "amount_cents" (positive = credit to the user), "balance_after_cents", "description",
     "created_at" (aware, UTC)}``; ``type`` is the entry's kind: deposit, charge, refund or adjustment.
     """
+    if user.tenant_id is None:
+        return []
     rows = (
         Posting.objects.filter(
             account__user=user, account__tenant_id=user.tenant_id, account__type=Account.Type.USER_WALLET

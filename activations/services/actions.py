@@ -40,6 +40,7 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
         return activation
 
     client = client_for_tenant(activation.tenant)
+    upstream_id = _placed_upstream_id(activation)
     if not activation.sms_received and activation.activation_status == ActivationStatus.ACTIVE:
         now = timezone.now()
         if activation.cancelable_after is None:
@@ -49,7 +50,7 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
                 "This number cannot be canceled yet.", cancelable_at=int(activation.cancelable_after.timestamp())
             )
         try:
-            client.cancel_activation(activation.upstream_id)
+            client.cancel_activation(upstream_id)
             canceled_upstream = True
         except upstream.BadRequest:
             canceled_upstream = False  # refused: most likely the SMS just arrived; a fresh snapshot tells
@@ -81,7 +82,7 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
 
 def _sync_now(activation: Activation, *, client, actor: str, canceled_upstream: bool) -> Activation:
     try:
-        snapshot = client.get_activation(activation.upstream_id)
+        snapshot = client.get_activation(_placed_upstream_id(activation))
     except upstream.PlatfoneError as exc:
         if not canceled_upstream:
             raise UpstreamUnavailable("Our number supplier did not confirm the cancel; try again shortly.") from exc
@@ -96,15 +97,17 @@ def _sync_now(activation: Activation, *, client, actor: str, canceled_upstream: 
     return apply_upstream_state(activation, snapshot, actor=actor)
 
 
-def _require_placed(activation: Activation) -> None:
+def _placed_upstream_id(activation: Activation) -> str:
+    """The supplier's id of a placed activation; ``OrderInProgress`` while the order is still being placed."""
     if activation.order_status != Activation.OrderStatus.PLACED or not activation.upstream_id:
         raise errors.OrderInProgress()
+    return activation.upstream_id
 
 
 def _after_action(activation: Activation, *, client, actor: str) -> Activation:
     """Read the activation back after an action the upstream accepted, and apply it."""
     try:
-        snapshot = client.get_activation(activation.upstream_id)
+        snapshot = client.get_activation(_placed_upstream_id(activation))
     except upstream.PlatfoneError:
         Activation.objects.filter(pk=activation.pk).update(last_synced_at=None)  # the next read syncs
         return Activation.objects.get(pk=activation.pk)
@@ -117,7 +120,7 @@ def activation_retry(*, activation: Activation, actor: str) -> Activation:
     Allowed when the upstream allows it: ``is_retriable``, an SMS received, and the activation active.
     Raises ``NotRetriable`` / ``UpstreamUnavailable``.
     """
-    _require_placed(activation)
+    upstream_id = _placed_upstream_id(activation)
     if not (
         activation.is_retriable
         and activation.activation_status == ActivationStatus.ACTIVE
@@ -128,7 +131,7 @@ def activation_retry(*, activation: Activation, actor: str) -> Activation:
         )
     client = client_for_tenant(activation.tenant)
     try:
-        client.retry_activation(activation.upstream_id)
+        client.retry_activation(upstream_id)
     except upstream.BadRequest as exc:
         raise errors.NotRetriable("The supplier refused another SMS for this number.") from exc
     except upstream.PlatfoneError as exc:
@@ -142,14 +145,14 @@ def activation_finalize(*, activation: Activation, actor: str) -> Activation:
     Allowed once the SMS arrived (and so was charged). Finalizing a finalized activation is harmless.
     Raises ``NotFinalizable`` / ``UpstreamUnavailable``.
     """
-    _require_placed(activation)
+    upstream_id = _placed_upstream_id(activation)
     if activation.activation_status == ActivationStatus.FINALIZED:
         return activation
     if activation.activation_status != ActivationStatus.ACTIVE or not activation.sms_received:
         raise errors.NotFinalizable("Only an active activation whose SMS arrived can be finalized.")
     client = client_for_tenant(activation.tenant)
     try:
-        client.finalize_activation(activation.upstream_id)
+        client.finalize_activation(upstream_id)
     except upstream.BadRequest as exc:
         refreshed = _after_action(activation, client=client, actor=actor)
         if refreshed.activation_status == ActivationStatus.FINALIZED:
@@ -162,9 +165,9 @@ def activation_finalize(*, activation: Activation, actor: str) -> Activation:
 
 def activation_report_reasons(*, activation: Activation) -> list[ReportReason]:
     """The reasons a report can be filed for now (they depend on the activation's state upstream)."""
-    _require_placed(activation)
+    upstream_id = _placed_upstream_id(activation)
     try:
-        return client_for_tenant(activation.tenant).report_reasons(activation.upstream_id)
+        return client_for_tenant(activation.tenant).report_reasons(upstream_id)
     except upstream.NotFound as exc:
         raise errors.NotReportable("This activation cannot be reported.") from exc
     except upstream.PlatfoneError as exc:
@@ -176,10 +179,10 @@ def activation_report(
 ) -> ReportResult:
     """File the activation's one report with the upstream. An approved report refunds the user once,
     when it is seen (webhook, poll or the background sync) — through ``apply_upstream_state``."""
-    _require_placed(activation)
+    upstream_id = _placed_upstream_id(activation)
     client = client_for_tenant(activation.tenant)
     try:
-        result = client.create_report(activation.upstream_id, reason_id=reason_id, message=message, evidence=evidence)
+        result = client.create_report(upstream_id, reason_id=reason_id, message=message, evidence=evidence)
     except (upstream.BadRequest, upstream.NotFound) as exc:
         raise errors.NotReportable(
             f"The supplier refused the report: {exc.error_message or 'invalid reason or report already filed'}."

@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Tenant, User
 from activations import errors, selectors
 from activations.models import Activation
 from activations.services.settlement import (
@@ -21,7 +21,7 @@ from activations.services.settlement import (
 from catalog import services as catalog
 from catalog.errors import NoNumbers, UnknownServiceOrCountry, UpstreamNotConfigured
 from catalog.upstream import client_for_tenant
-from core.errors import UpstreamUnavailable
+from core.errors import InvalidInput, UpstreamUnavailable
 from platfone import errors as upstream
 from wallet import services as wallet
 
@@ -49,6 +49,8 @@ def activation_create(
     ``UpstreamUnavailable`` and ``wallet.services.InsufficientBalance``.
     """
     tenant = user.tenant
+    if tenant is None:
+        raise InvalidInput("Only a storefront's users can order numbers.")
     request = {"service_id": service_id, "country_id": country_id, "max_price_cents": max_price_cents}
     if idempotency_key:
         existing = _replay(user=user, idempotency_key=idempotency_key, request=request)
@@ -58,6 +60,7 @@ def activation_create(
     quote = catalog.price_quote(tenant=tenant, service_id=service_id, country_id=country_id)
     max_sell = max_price_cents if max_price_cents is not None else quote.sell_price_cents
     hold_amount = min(max_sell, quote.sell_price_cents)
+    upstream_max: int | None
     if max_sell >= quote.sell_price_cents:
         upstream_max = quote.backend_cents
     else:
@@ -70,6 +73,7 @@ def activation_create(
     try:
         activation = _open_order(
             user=user,
+            tenant=tenant,
             service_id=service_id,
             country_id=country_id,
             sell_cents=hold_amount,
@@ -78,7 +82,7 @@ def activation_create(
         )
     except IntegrityError:
         # The same Idempotency-Key won a concurrent race: hand back the winner's result.
-        existing = _replay(user=user, idempotency_key=idempotency_key, request=request)
+        existing = _replay(user=user, idempotency_key=idempotency_key, request=request) if idempotency_key else None
         if existing is None:
             raise
         return existing
@@ -115,10 +119,17 @@ def _replay(*, user: User, idempotency_key: str, request: dict) -> Activation | 
 
 @transaction.atomic
 def _open_order(
-    *, user: User, service_id: str, country_id: str, sell_cents: int, max_sell: int, idempotency_key: str | None
+    *,
+    user: User,
+    tenant: Tenant,
+    service_id: str,
+    country_id: str,
+    sell_cents: int,
+    max_sell: int,
+    idempotency_key: str | None,
 ) -> Activation:
     activation = Activation.objects.create(
-        tenant=user.tenant,
+        tenant=tenant,
         user=user,
         idempotency_key=idempotency_key or None,
         service_id=service_id,
@@ -136,7 +147,7 @@ def _open_order(
         description=f"Order {service_id} {country_id} #{activation.pk}",
     )
     open_orders = selectors.open_activation_count(user=user) - 1  # without this order
-    cap = user.tenant.max_active_activations_per_user
+    cap = tenant.max_active_activations_per_user
     if selectors.user_below_success_floor(user=user):
         # Ordering and abandoning many numbers drags the shared upstream account towards its 7 % block.
         cap = 1
@@ -156,11 +167,11 @@ def _order_upstream(
     activation: Activation, *, quote: catalog.PriceQuote, upstream_max: int, max_sell: int
 ) -> Activation:
     actor = f"user:{activation.user_id}"
-    order = {"service_id": activation.service_id, "country_id": activation.country_id}
+    service_id, country_id = activation.service_id, activation.country_id
     try:
         client = client_for_tenant(activation.tenant)
         try:
-            snapshot = client.create_activation(**order, max_price=upstream_max)
+            snapshot = client.create_activation(service_id=service_id, country_id=country_id, max_price=upstream_max)
         except upstream.MaxPriceExceeded as exc:
             suggested_sell = quote.sell(exc.suggested_price)
             if suggested_sell > max_sell:
@@ -169,7 +180,9 @@ def _order_upstream(
                     "No number is available within your max_price right now.", suggested_cents=suggested_sell
                 ) from exc
             _rehold(activation, amount=suggested_sell, actor=actor)
-            snapshot = client.create_activation(**order, max_price=exc.suggested_price, order_id=exc.order_id)
+            snapshot = client.create_activation(
+                service_id=service_id, country_id=country_id, max_price=exc.suggested_price, order_id=exc.order_id
+            )
     except wallet.InsufficientBalance:
         _fail(activation, "insufficient_balance_on_reprice", actor=actor)
         raise
@@ -231,7 +244,8 @@ def _rehold(activation: Activation, *, amount: int, actor: str) -> None:
     locked = Activation.objects.select_for_update().get(pk=activation.pk)
     if locked.sell_price_cents == amount:
         return
-    wallet.release_hold(hold_id=locked.hold_id)
+    if locked.hold_id is not None:
+        wallet.release_hold(hold_id=locked.hold_id)
     hold = wallet.place_hold(
         user=locked.user,
         amount_cents=amount,

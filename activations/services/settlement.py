@@ -170,6 +170,8 @@ def _set_billing(activation: Activation, value: str, *, actor: str, kind: str) -
 
 
 def _charge(activation: Activation, *, actor: str) -> None:
+    if activation.hold_id is None:  # a placed order always has its hold (ordering sets it before the call)
+        raise RuntimeError(f"activation #{activation.pk} is placed without a hold")
     wallet.charge(
         hold_id=activation.hold_id,
         idempotency_key=settlement_key(activation.pk, "charge"),

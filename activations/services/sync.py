@@ -58,7 +58,8 @@ def activation_refresh(*, activation: Activation, actor: str, polled: bool = Tru
         activation.last_polled_at is None or now - activation.last_polled_at > timedelta(seconds=POLL_MARK_SECONDS)
     ):
         Activation.objects.filter(pk=activation.pk).update(last_polled_at=now)
-    if not needs_sync(activation, now):
+    upstream_id = activation.upstream_id
+    if upstream_id is None or not needs_sync(activation, now):
         return _expire_if_overdue(activation, actor=actor, now=now)
 
     claimed = (
@@ -71,7 +72,7 @@ def activation_refresh(*, activation: Activation, actor: str, polled: bool = Tru
     if not claimed:
         return Activation.objects.get(pk=activation.pk)
     try:
-        snapshot = client_for_tenant(activation.tenant).get_activation(activation.upstream_id)
+        snapshot = client_for_tenant(activation.tenant).get_activation(upstream_id)
     except (upstream.PlatfoneError, UpstreamNotConfigured) as exc:
         logger.info("activation %s: sync failed (%r); answering from the database", activation.pk, exc)
         backoff = getattr(exc, "retry_after", None) or settings.ACTIVATION_SYNC_BACKOFF_SECONDS

@@ -86,7 +86,7 @@ class EmulatorAdapter(BaseAdapter):
         response.raw = io.BytesIO(b"".join(chunks))
         response.url = request.url or ""
         response.request = request
-        response.connection = self
+        response.connection = self  # type: ignore[assignment]  # the stubs say HTTPAdapter; requests takes any
         return response
 
     def close(self) -> None:

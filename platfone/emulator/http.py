@@ -177,5 +177,5 @@ class EmulatorApp:
         if endpoint == "create_activation":
             fields = ("service_id", "country_id", "max_price", "order_id", "quality_factor")
             return 200, em.create_activation(api_key, **{f: body.get(f) for f in fields}), {}
-        fields = ("reason_id", "message", "evidence")
-        return 200, em.create_report(api_key, activation_id, **{f: body.get(f) for f in fields}), {}
+        report_fields = ("reason_id", "message", "evidence")
+        return 200, em.create_report(api_key, activation_id, **{f: body.get(f) for f in report_fields}), {}

@@ -46,7 +46,8 @@ class RunningServer:
     def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
         self.emulator = emulator
         self.server = make_emulator_server(emulator, host, port)
-        self.host, self.port = self.server.server_address[:2]
+        address = self.server.server_address
+        self.host, self.port = str(address[0]), int(address[1])
         self.url = f"http://{self.host}:{self.port}"
         self.base_url = f"{self.url}/api/v1"
         self._thread = threading.Thread(
@@ -107,7 +108,7 @@ def serve(options: Mapping[str, Any], announce: Callable[[str], None]) -> None:
     """Serve until SIGTERM or SIGINT, announcing the URL in one line first; shuts down cleanly."""
     emulator = emulator_from_options(options)
     server = make_emulator_server(emulator, options.get("host", "127.0.0.1"), options.get("port", 8001))
-    host, port = server.server_address[:2]
+    host, port = (str(part) for part in server.server_address[:2])
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):

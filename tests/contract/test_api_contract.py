@@ -84,6 +84,8 @@ class Normalizer:
 
 @pytest.fixture
 def world(monkeypatch):
+    # One rate-limit window for the whole transcript: a minute boundary mid-test would reset the counters.
+    monkeypatch.setattr("django_ratelimit.core.time.time", lambda: 1_800_000_000.0)
     emu = Emulator(api_keys={"acme-upstream": 1_000_000}, rate_limits=False, success_rate_block=False, seed=7)
     monkeypatch.setattr(upstream, "session_factory", lambda tenant: emulator_session(emu))
     tenant = TenantFactory(slug="acme", name="Acme Numbers")

@@ -132,7 +132,8 @@ def charge(
         if current.status == Hold.Status.RELEASED:
             raise HoldNotActive(f"Hold #{hold_id} was released; it cannot be charged.")
         if current.status == Hold.Status.CAPTURED:
-            raise HoldNotActive(f"Hold #{hold_id} was already charged by {current.charge_entry.idempotency_key!r}.")
+            charged_by = current.charge_entry.idempotency_key if current.charge_entry else "?"
+            raise HoldNotActive(f"Hold #{hold_id} was already charged by {charged_by!r}.")
         entry = insert_once(
             JournalEntry,
             tenant_id=wallet.tenant_id,

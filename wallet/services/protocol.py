@@ -83,6 +83,23 @@ def insert_once(model: type[Keyed], **fields: object) -> Keyed | None:
         return None
 
 
+def insert_reversal(
+    original: JournalEntry, *, kind: str, idempotency_key: str, description: str, actor: str
+) -> JournalEntry | None:
+    """``insert_once`` of an entry that reverses ``original`` (a refund, an upstream cost reversal): same tenant,
+    same reference, pointing at it."""
+    return insert_once(
+        JournalEntry,
+        tenant_id=original.tenant_id,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        description=description,
+        actor=actor,
+        reference=original.reference,
+        reverses=original,
+    )
+
+
 def lock_accounts(*account_ids: int) -> dict[int, Account]:
     """``SELECT ... FOR UPDATE`` the accounts in primary-key order (saleor's lock_objects) and return them fresh.
 

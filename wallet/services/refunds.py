@@ -12,7 +12,7 @@ from wallet.services.protocol import (
     check_actor,
     check_key,
     checked_amount,
-    insert_once,
+    insert_reversal,
     post_once,
     same_leg_or_conflict,
     write_postings,
@@ -64,15 +64,12 @@ def refund(
         amount = refundable if requested is None else requested
         if amount <= 0 or amount > refundable:
             raise RefundExceedsCharge(refundable_cents=refundable, requested_cents=amount)
-        entry = insert_once(
-            JournalEntry,
-            tenant_id=original.tenant_id,
+        entry = insert_reversal(
+            original,
             kind=JournalEntry.Kind.REFUND,
             idempotency_key=idempotency_key,
             description=description,
             actor=actor,
-            reference=original.reference,
-            reverses=original,
         )
         if entry is not None:
             write_postings(entry, [(locked[revenue.pk], -amount), (locked[wallet.pk], amount)])

@@ -14,6 +14,7 @@ from wallet.services.protocol import (
     checked_amount,
     checked_reference,
     insert_once,
+    insert_reversal,
     post_once,
     same_leg_or_conflict,
     write_postings,
@@ -102,15 +103,12 @@ def reverse_upstream_cost(
             raise WalletError(
                 f"Upstream cost {original_idempotency_key!r} was already reversed by {earlier.idempotency_key!r}."
             )
-        entry = insert_once(
-            JournalEntry,
-            tenant_id=original.tenant_id,
+        entry = insert_reversal(
+            original,
             kind=JournalEntry.Kind.UPSTREAM_COST_REVERSAL,
             idempotency_key=idempotency_key,
             description=description,
             actor=actor,
-            reference=original.reference,
-            reverses=original,
         )
         if entry is not None:
             write_postings(entry, [(locked[p.account_id], -p.amount_cents) for p in original_postings])

@@ -1,7 +1,9 @@
-"""Webhooks, pollers, the beat and a cancel racing on one activation: one charge, at most one refund.
+"""Every race on an activation, in one place: webhooks, pollers, the beat, cancels and orders racing.
 
-Two kinds of tests: injected interleavings (the competing write runs at an exact point inside the other
-caller, on any database), and real threads on PostgreSQL, started in several orders.
+One charge, at most one refund, never an overspent wallet. Two kinds of tests: injected interleavings (the
+competing write runs at an exact point inside the other caller, on any database), and real threads on
+PostgreSQL, started in several orders. (The ledger's own races are in tests/wallet/test_concurrency.py; the
+seeded random orderings against the live stack in tests/reliability/test_races.py.)
 """
 
 import threading
@@ -243,3 +245,81 @@ class TestThreads:
         assert (activation.sms_code, activation.billing_status) == ("8080", "refunded")
         assert hooked_emulator.activations("acme-upstream")[0]["activation_status"] == "finalized"
         assert_money_exact(alice, data, refunds=1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+class TestApiThreads:
+    def run_threads(self, target, count):
+        errors = []
+        barrier = threading.Barrier(count)
+
+        def runner(n):
+            try:
+                barrier.wait()
+                target(n)
+            except Exception as exc:  # collected and asserted below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=runner, args=(n,)) for n in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        return errors
+
+    def test_many_pollers_and_cancels_racing_the_sms_charge_once_and_refund_at_most_once(self, emulator, alice, fund):
+        # given
+        from rest_framework.test import APIClient
+
+        from accounts.services import api_key_create
+
+        key = api_key_create(user=alice).raw_key
+        fund(alice, 5000)
+        data = order(APIClient(), key).json()["data"]
+        emulator.deliver_sms(data["activation_id"], code="999")
+
+        def worker(n):
+            client = APIClient()
+            age(data["id"])
+            if n % 4 == 3:
+                client.post(f"/api/v1/activations/{data['id']}/cancel", HTTP_X_API_KEY=key)
+            elif n % 2:
+                client.get(f"/api/v1/activations/{data['id']}/poll", HTTP_X_API_KEY=key)
+            else:
+                client.get(f"/api/v1/activations/{data['id']}", HTTP_X_API_KEY=key)
+
+        # when
+        errors = self.run_threads(worker, 16)
+        # then
+        assert errors == []
+        charges = JournalEntry.objects.filter(idempotency_key=f"activation:{data['id']}:charge").count()
+        refunds = JournalEntry.objects.filter(idempotency_key=f"activation:{data['id']}:refund").count()
+        assert charges == 1 and refunds <= 1
+        expected = 5000 - data["sell_price_cents"] * (charges - refunds)
+        assert balance(alice).balance_cents == expected
+        assert balance(alice).held_cents == 0
+        call_command("verify_ledger")
+
+    def test_concurrent_orders_of_one_user_never_overspend(self, emulator, alice, fund):
+        from rest_framework.test import APIClient
+
+        from accounts.services import api_key_create
+
+        key = api_key_create(user=alice).raw_key
+        alice.tenant.max_active_activations_per_user = 50
+        alice.tenant.save()
+        quote = APIClient().get("/api/v1/price?service_id=whatsapp&country_id=us", HTTP_X_API_KEY=key).json()["data"]
+        fund(alice, quote["sell_price_cents"] * 3)
+        statuses = []
+
+        def worker(n):
+            statuses.append(order(APIClient(), key).status_code)
+
+        errors = self.run_threads(worker, 8)
+        assert errors == []
+        assert sorted(statuses) == [200] * 3 + [402] * 5
+        assert balance(alice).held_cents == quote["sell_price_cents"] * 3
+        assert len(emulator.activations()) == 3
