@@ -137,7 +137,9 @@ def test_case4_an_unexpected_failure_on_one_activation_does_not_stop_the_loops(
     assert result["acme"] != "error"  # the tenant's run finished despite the broken item
 
 
-def test_case4_a_poisoned_history_item_does_not_sink_the_page(api, emulator, tenant, alice, alice_key, fund, monkeypatch):
+def test_case4_a_poisoned_history_item_does_not_sink_the_page(
+    api, emulator, tenant, alice, alice_key, fund, monkeypatch
+):
     fund(alice, 5000)
     data = order(api, alice_key).json()["data"]
     real = emulator.activation_history
