@@ -323,7 +323,7 @@ class ActivationReportReasonsView(_OneActivationView):
     )
     def get(self, request, activation_id):
         activation = self.get_activation(request, activation_id)
-        reasons = services.activation_report_reasons(activation=activation)
+        reasons = services.activation_report_reasons(activation=activation, actor=f"user:{request.user.pk}")
         data = {"reasons": [dataclasses.asdict(reason) for reason in reasons]}
         return ok(ReportReasonsSerializer(data).data)
 

@@ -18,6 +18,10 @@ class ActiveLimitReached(ActivationError):
     code = "active_limit"
 
 
+class SuccessRateGuard(ActivationError):
+    code = "success_rate_guard"
+
+
 class MaxPriceTooLow(ActivationError):
     code = "max_price_exceeded"
 

@@ -86,6 +86,8 @@ class Activation(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="activation_user_recent"),
+            # tenant_success_rate_low(): the storefront's orders of the last 24 h.
+            models.Index(fields=["tenant", "created_at"], name="activation_tenant_recent"),
             models.Index(fields=["tenant", "activation_status", "order_status"], name="activation_tenant_state"),
         ]
 

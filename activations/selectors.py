@@ -8,7 +8,8 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from activations.models import OPEN_ACTIVATION_STATUSES, OPEN_ORDER_STATUSES, Activation
-from platfone.types import ActivationStatus
+from platfone.types import ENDED, ActivationStatus
+from wallet import selectors as wallet_selectors
 
 VISIBLE_ORDER_STATUSES = (Activation.OrderStatus.PLACED,)
 
@@ -72,7 +73,53 @@ def user_success_rate(*, user, now=None) -> tuple[int, int]:
     return counts["finished_24h"], counts["succeeded_24h"]
 
 
+# A user with at least this many SMS received in the last 30 days has a good record: the storefront's success
+# guard never stops them (it stops fresh accounts, the ones a swarm is made of).
+GOOD_RECORD_MIN_SMS = 3
+GOOD_RECORD_WINDOW = timedelta(days=30)
+SUCCESS_GUARD_RETRY_AFTER_SECONDS = 600
+
+
+def tenant_success_rate_low(*, tenant, now=None) -> bool:
+    """The storefront's own 24 h success rate, computed as the supplier does (after the 10th order) but with
+    orders still waiting counted as failures (they may all expire), is below the tenant's guard line."""
+    if not tenant.success_guard_percent:
+        return False
+    since = (now or timezone.now()) - timedelta(hours=SUCCESS_RATE_WINDOW_HOURS)
+    counts = Activation.objects.filter(
+        tenant=tenant, order_status=Activation.OrderStatus.PLACED, created_at__gte=since
+    ).aggregate(placed=Count("id"), succeeded=Count("id", filter=Q(sms_received_at__isnull=False)))
+    placed, succeeded = counts["placed"], counts["succeeded"]
+    return placed >= SUCCESS_RATE_MIN_ORDERS and succeeded * 100 < placed * tenant.success_guard_percent
+
+
+def user_has_good_record(*, user, now=None) -> bool:
+    since = (now or timezone.now()) - GOOD_RECORD_WINDOW
+    return Activation.objects.filter(user=user, sms_received_at__gte=since)[:GOOD_RECORD_MIN_SMS].count() >= (
+        GOOD_RECORD_MIN_SMS
+    )
+
+
 def user_below_success_floor(*, user) -> bool:
     finished, succeeded = user_success_rate(user=user)
     floor = user.tenant.min_user_success_rate_percent
     return finished >= SUCCESS_RATE_MIN_ORDERS and succeeded * 100 < finished * floor
+
+
+def settlement_problems(*, tenant=None) -> list[str]:
+    """What the money says that the activations contradict, as sentences (empty when all agree): an active hold
+    on an activation that can no longer receive an SMS (ended, or an order that failed or was lost), and a
+    charge on an activation that never received one. Reads the wallet's selectors only."""
+    problems = []
+    ended = Q(activation_status__in=[*ENDED]) | Q(
+        order_status__in=[Activation.OrderStatus.FAILED, Activation.OrderStatus.LOST]
+    )
+    activations = Activation.objects.all() if tenant is None else Activation.objects.filter(tenant=tenant)
+    held = wallet_selectors.active_hold_references(prefix="activation:")
+    for activation_id in activations.filter(ended, pk__in=held).values_list("pk", flat=True):
+        problems.append(f"activation #{activation_id} can no longer receive an SMS but money is still held for it")
+    charged = wallet_selectors.charge_references(prefix="activation:")
+    never_received = activations.filter(pk__in=charged, sms_received_at__isnull=True, sms_code__isnull=True)
+    for activation_id in never_received.values_list("pk", flat=True):
+        problems.append(f"activation #{activation_id} was charged without an SMS")
+    return problems

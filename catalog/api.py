@@ -215,7 +215,9 @@ class PriceView(KeyedApiView):
     def get(self, request):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        quote = services.price_quote(tenant=request.user.tenant, **params.validated_data)
+        quote = services.price_quote(
+            tenant=request.user.tenant, spender=f"user:{request.user.pk}", **params.validated_data
+        )
         data = {
             "price": {
                 "suggested": quote.suggested_sell_cents,

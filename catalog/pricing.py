@@ -32,8 +32,16 @@ from accounts.models import Tenant
 from catalog import selectors
 from catalog.errors import NoNumbers, PriceUnavailable, UnknownServiceOrCountry
 from catalog.markup import MarkupTerms
-from catalog.upstream import client_for_tenant, upstream_account
-from platfone.errors import NoNumbersAvailable, NotFound, PlatfoneError, RateLimited, UpstreamUnavailable
+from catalog.upstream import client_for_tenant, fair_share_error, upstream_account
+from platfone.errors import (
+    BudgetExhausted,
+    FairShareExceeded,
+    NoNumbersAvailable,
+    NotFound,
+    PlatfoneError,
+    RateLimited,
+    UpstreamUnavailable,
+)
 
 logger = logging.getLogger("catalog.pricing")
 
@@ -43,6 +51,9 @@ LOCK_MARGIN_SECONDS = 5
 OUTCOME_PRICE = "price"
 OUTCOME_NO_NUMBERS = "no_numbers"
 OUTCOME_UNKNOWN = "unknown"
+# When the per-pair price budget (60 calls/min upstream) is down to this share, one bulk call
+# (prices/services?service_id=: every country of the service) answers instead and caches every pair it covers.
+BULK_WHEN_PAIR_BUDGET_BELOW = 0.25
 
 
 @dataclass(frozen=True)
@@ -78,16 +89,21 @@ class PriceQuote:
         return self.terms.max_cost_for(max_sell_cents)
 
 
-def price_quote(*, tenant: Tenant, service_id: str, country_id: str) -> PriceQuote:
+def price_quote(*, tenant: Tenant, service_id: str, country_id: str, spender: str | None = None) -> PriceQuote:
     """The tenant's current price for the pair.
 
     At most one upstream call per (upstream account, service, country) per ``PRICE_CACHE_SECONDS`` across
     all processes. Raises ``UnknownServiceOrCountry``, ``NoNumbers`` (no stock) or ``PriceUnavailable``
     (upstream unreachable or out of budget, and no cached price recent enough) — never a ``PlatfoneError``.
+    A ``spender`` (a user's ``"user:12"``) asking for uncached prices may use only its fair share of the price
+    budget: past it, ``RateLimited`` for that spender alone.
     """
     if selectors.catalog_has_pair(tenant=tenant, service_id=service_id, country_id=country_id) is False:
         raise UnknownServiceOrCountry()
-    entry, stale = _upstream_price(tenant=tenant, service_id=service_id, country_id=country_id)
+    try:
+        entry, stale = _upstream_price(tenant=tenant, service_id=service_id, country_id=country_id, spender=spender)
+    except FairShareExceeded as exc:
+        raise fair_share_error(exc) from exc
     if entry["outcome"] == OUTCOME_UNKNOWN:
         raise UnknownServiceOrCountry()
     if entry["outcome"] == OUTCOME_NO_NUMBERS or entry["count"] <= 0:
@@ -131,7 +147,9 @@ def _now() -> float:
     return time.time()
 
 
-def _upstream_price(*, tenant: Tenant, service_id: str, country_id: str) -> tuple[dict[str, Any], bool]:
+def _upstream_price(
+    *, tenant: Tenant, service_id: str, country_id: str, spender: str | None
+) -> tuple[dict[str, Any], bool]:
     """The cached or freshly fetched upstream answer for the pair, and whether it is a stale fallback."""
     keys = price_cache_keys(tenant=tenant, service_id=service_id, country_id=country_id)
     deadline = time.monotonic() + settings.PRICE_LOCK_WAIT_SECONDS
@@ -142,7 +160,9 @@ def _upstream_price(*, tenant: Tenant, service_id: str, country_id: str) -> tupl
         token = secrets.token_hex(8)
         if cache.add(keys.lock, token, timeout=_lock_seconds()):
             try:
-                return _fetch_as_leader(tenant=tenant, keys=keys, service_id=service_id, country_id=country_id)
+                return _fetch_as_leader(
+                    tenant=tenant, keys=keys, service_id=service_id, country_id=country_id, spender=spender
+                )
             finally:
                 if cache.get(keys.lock) == token:
                     cache.delete(keys.lock)
@@ -163,25 +183,32 @@ def _cached(keys: _Keys) -> tuple[dict[str, Any], bool] | None:
     return None
 
 
-def _fetch_as_leader(*, tenant: Tenant, keys: _Keys, service_id: str, country_id: str) -> tuple[dict[str, Any], bool]:
+def _fetch_as_leader(
+    *, tenant: Tenant, keys: _Keys, service_id: str, country_id: str, spender: str | None
+) -> tuple[dict[str, Any], bool]:
     # Another leader may have finished, with a price or a failure, between our miss and our lock.
     cached = _cached(keys)
     if cached is not None:
         return cached
-    fresh_seconds = settings.PRICE_CACHE_SECONDS
-    client = client_for_tenant(tenant)
+    client = client_for_tenant(tenant, spender=spender)
     try:
-        price = client.get_price(service_id=service_id, country_id=country_id)
+        if _pair_budget_low(client) and client.budget_allows("prices_by_service"):
+            return _fetch_bulk(client, tenant=tenant, service_id=service_id, country_id=country_id), False
+        try:
+            price = client.get_price(service_id=service_id, country_id=country_id)
+        except BudgetExhausted as exc:
+            if isinstance(exc, FairShareExceeded) or not client.budget_allows("prices_by_service"):
+                raise
+            # The per-pair budget ran out: one bulk call covers this pair and every other country of the service.
+            return _fetch_bulk(client, tenant=tenant, service_id=service_id, country_id=country_id), False
         if min(price.min, price.suggested, price.max, price.count) < 0 or price.suggested == 0:
             raise UpstreamUnavailable(f"nonsensical price {price!r}")
     except NotFound:
-        entry = {"outcome": OUTCOME_UNKNOWN, "fetched_at": _now()}
-        cache.set(keys.fresh, entry, timeout=fresh_seconds)
-        return entry, False
+        return _remember(keys, {"outcome": OUTCOME_UNKNOWN}), False
     except NoNumbersAvailable:
-        entry = {"outcome": OUTCOME_NO_NUMBERS, "count": 0, "fetched_at": _now()}
-        cache.set(keys.fresh, entry, timeout=fresh_seconds)
-        return entry, False
+        return _remember(keys, {"outcome": OUTCOME_NO_NUMBERS, "count": 0}), False
+    except FairShareExceeded:
+        raise  # this user's own limit: never a failure remembered for everyone asking for the pair
     except RateLimited as exc:
         # Covers our own BudgetExhausted too: nothing will get through before the window resets.
         retry_after = max(1, min(int(exc.retry_after), 60))
@@ -192,17 +219,52 @@ def _fetch_as_leader(*, tenant: Tenant, keys: _Keys, service_id: str, country_id
         return _remember_failure(keys, retry_after=settings.PRICE_FAILURE_BACKOFF_SECONDS)
     finally:
         client.session.close()
-    entry = {
-        "outcome": OUTCOME_PRICE,
-        "min": price.min,
-        "max": price.max,
-        "suggested": price.suggested,
-        "count": price.count,
-        "fetched_at": _now(),
-    }
-    cache.set(keys.fresh, entry, timeout=fresh_seconds)
-    cache.set(keys.good, entry, timeout=settings.PRICE_STALE_MAX_SECONDS)
-    return entry, False
+    return _remember(keys, _price_entry(price), good=True), False
+
+
+def _pair_budget_low(client) -> bool:
+    remaining = client.budget_remaining("get_price")
+    if remaining is None or client.budget is None:
+        return False
+    return remaining <= client.budget.limit("get_price") * BULK_WHEN_PAIR_BUDGET_BELOW
+
+
+def _fetch_bulk(client, *, tenant: Tenant, service_id: str, country_id: str) -> dict[str, Any]:
+    """One ``prices/services?service_id=`` call: caches the price of every country it lists for the service and
+    returns the asked pair's (no numbers when the list does not have the country)."""
+    account = upstream_account(tenant)
+    answer: dict[str, Any] = {"outcome": OUTCOME_NO_NUMBERS, "count": 0}
+    for listing in client.prices_by_service(service_id=service_id):
+        if listing.service_id != service_id:
+            continue
+        for price in listing.countries:
+            if price.country_id is None or min(price.min, price.suggested, price.max, price.count) < 0:
+                continue
+            entry = _remember(
+                _Keys.of(account=account, service_id=service_id, country_id=price.country_id),
+                _price_entry(price),
+                good=True,
+            )
+            if price.country_id == country_id:
+                answer = entry
+    logger.info("price %s/%s: from the bulk list (per-pair budget low)", service_id, country_id)
+    if answer["outcome"] == OUTCOME_NO_NUMBERS:
+        answer = _remember(_Keys.of(account=account, service_id=service_id, country_id=country_id), answer)
+    return answer
+
+
+def _price_entry(price) -> dict[str, Any]:
+    outcome = OUTCOME_PRICE if price.count > 0 and price.suggested > 0 else OUTCOME_NO_NUMBERS
+    return {"outcome": outcome, "min": price.min, "max": price.max, "suggested": price.suggested, "count": price.count}
+
+
+def _remember(keys: _Keys, entry: dict[str, Any], *, good: bool = False) -> dict[str, Any]:
+    """Cache an upstream answer as the pair's fresh one (and, for a price, as its last good one)."""
+    entry = {**entry, "fetched_at": _now()}
+    cache.set(keys.fresh, entry, timeout=settings.PRICE_CACHE_SECONDS)
+    if good and entry["outcome"] == OUTCOME_PRICE:
+        cache.set(keys.good, entry, timeout=settings.PRICE_STALE_MAX_SECONDS)
+    return entry
 
 
 def _remember_failure(keys: _Keys, *, retry_after: int) -> tuple[dict[str, Any], bool]:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from platfone.errors import BudgetExhausted
+from platfone.errors import BudgetExhausted, FairShareExceeded
 
 # The doc's rate-limit table, keyed by client method name (requests per minute).
 DOCUMENTED_LIMITS: Mapping[str, int] = {
@@ -161,19 +161,29 @@ class RequestBudget:
         """Whether `units` calls would fit right now, without spending anything."""
         return self.remaining(method) >= units
 
-    def spend(self, method: str) -> None:
-        """Take one unit or raise `BudgetExhausted` with the seconds until the next window."""
+    def share_limit(self, method: str, share: float) -> int:
+        """Calls one spender may make per window for `method` with a `share` (0..1] of the budget (at least 1)."""
+        return max(1, math.floor(self.limit(method) * share))
+
+    def spend(self, method: str, *, spender: str | None = None, share: float | None = None) -> None:
+        """Take one unit or raise `BudgetExhausted` with the seconds until the next window.
+
+        With a `spender` (an opaque id: whoever the call is made for) and its `share` of the budget, that
+        spender's own count is checked first: past its share it gets `FairShareExceeded` and the shared budget
+        is not touched, so one spender can never spend the others' part.
+        """
         limit = self.limit(method)
         window, retry_after = self._window()
-        key = self._key(method, window)
-        # add() is a no-op when the key exists; incr() is atomic in Redis and in LocMemCache.
-        self.cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
-        try:
-            used = self.cache.incr(key)
-        except ValueError:
-            # The key vanished between add() and incr() (eviction); count this call as the window's first.
-            self.cache.set(key, 1, timeout=WINDOW_SECONDS * 2)
-            used = 1
+        if spender is not None and share is not None:
+            own_limit = self.share_limit(method, share)
+            if self._incr(f"{self._key(method, window)}:by:{spender}") > own_limit:
+                raise FairShareExceeded(
+                    f"{spender} used its share of the {method} budget ({own_limit}/min); next window in {retry_after}s",
+                    retry_after=retry_after,
+                    reset_at=(window + 1) * WINDOW_SECONDS,
+                    reason="fair_share",
+                )
+        used = self._incr(self._key(method, window))
         if used > limit:
             raise BudgetExhausted(
                 f"request budget for {method} exhausted ({limit}/min); next window in {retry_after}s",
@@ -181,6 +191,16 @@ class RequestBudget:
                 reset_at=(window + 1) * WINDOW_SECONDS,
                 reason="budget",
             )
+
+    def _incr(self, key: str) -> int:
+        # add() is a no-op when the key exists; incr() is atomic in Redis and in LocMemCache.
+        self.cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
+        try:
+            return int(self.cache.incr(key))
+        except ValueError:
+            # The key vanished between add() and incr() (eviction); count this call as the window's first.
+            self.cache.set(key, 1, timeout=WINDOW_SECONDS * 2)
+            return 1
 
     def exhaust_until(self, method: str, reset_at: int) -> None:
         """Close `method` for every process until `reset_at` (after the upstream answered 429)."""

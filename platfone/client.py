@@ -99,6 +99,8 @@ class PlatfoneClient:
         backoff: float = 0.1,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        spender: str | None = None,
+        spender_share: float | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key is required")
@@ -110,6 +112,8 @@ class PlatfoneClient:
         self.backoff = backoff
         self._sleep = sleep
         self._clock = clock
+        # Whom the calls are made for (an opaque id) and the share of each method's budget it may use.
+        self.spender, self.spender_share = spender, spender_share
         self.budget: RequestBudget | None = None
         if budget:
             if cache is None:
@@ -314,7 +318,7 @@ class PlatfoneClient:
 
     def _spend(self, method: str) -> None:
         if self.budget is not None:
-            self.budget.spend(method)
+            self.budget.spend(method, spender=self.spender, share=self.spender_share)
 
     def _send(
         self,

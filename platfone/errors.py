@@ -104,6 +104,11 @@ class BudgetExhausted(RateLimited):
     """Our own per-minute request budget for this method is spent; no request was sent."""
 
 
+class FairShareExceeded(BudgetExhausted):
+    """The spender this client works for used its fair share of the method's budget this minute; no request was
+    sent, and the shared budget is untouched (the others' share stays theirs)."""
+
+
 class UpstreamUnavailable(PlatfoneError):
     """Timeout, connection error, 5xx, or a response we could not understand."""
 

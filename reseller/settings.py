@@ -146,7 +146,9 @@ else:
     }
 
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY") or None
+# Proxies (IPs or CIDR networks) whose X-Forwarded-For is believed: the client is the right-most hop that is not
+# one of them (core/api/clientip.py). Empty: REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 SILENCED_SYSTEM_CHECKS = [
     # E-mails are unique per tenant only; accounts.backends.TenantEmailBackend resolves the tenant first.
     "auth.W004",
@@ -206,6 +208,8 @@ STORAGES = {
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 6 * 1024 * 1024)
 CATALOG_RATE_LIMIT_PER_MINUTE = env_int("CATALOG_RATE_LIMIT_PER_MINUTE", 120)
+# Requests without a valid API key, per client IP per minute, before they get 429 instead of 401.
+UNAUTHENTICATED_RATE_LIMIT_PER_MINUTE = env_int("UNAUTHENTICATED_RATE_LIMIT_PER_MINUTE", 60)
 DEFAULT_TENANT_SLUG = env_str("DEFAULT_TENANT_SLUG")
 # The URLconf of the clean API paths; index.php?path= and index.php/<path> resolve against it too.
 API_URLCONF = "reseller.api_urls"

@@ -124,6 +124,30 @@ def entry_posted(*, idempotency_key: str) -> bool:
     return JournalEntry.objects.filter(idempotency_key=idempotency_key).exists()
 
 
+def _ids_of(references, prefix: str) -> set[int]:
+    return {int(reference[len(prefix) :]) for reference in references if reference[len(prefix) :].isdigit()}
+
+
+def active_hold_references(*, prefix: str) -> set[int]:
+    """The numbers after ``prefix`` in the references of active holds (``"activation:42"`` -> 42)."""
+    return _ids_of(
+        Hold.objects.filter(status=Hold.Status.ACTIVE, reference__startswith=prefix).values_list(
+            "reference", flat=True
+        ),
+        prefix,
+    )
+
+
+def charge_references(*, prefix: str) -> set[int]:
+    """The numbers after ``prefix`` in the references of charges."""
+    return _ids_of(
+        JournalEntry.objects.filter(kind=JournalEntry.Kind.CHARGE, reference__startswith=prefix).values_list(
+            "reference", flat=True
+        ),
+        prefix,
+    )
+
+
 def hold_for_reference(*, tenant: Tenant, reference: str) -> Hold | None:
     """The latest hold placed for the reference, if any."""
     return Hold.objects.filter(account__tenant=tenant, reference=reference).order_by("-id").first()

@@ -13,8 +13,8 @@ from activations import errors
 from activations.models import Activation
 from activations.services.settlement import Outcome, apply_upstream_state, record_event
 from activations.services.snapshots import snapshot_from_activation
-from catalog.upstream import client_for_tenant
-from core.errors import UpstreamUnavailable
+from catalog.upstream import client_for_tenant, fair_share_error, spender_of
+from core.errors import DomainError, UpstreamUnavailable
 from platfone import errors as upstream
 from platfone.types import ActivationStatus, BillingStatus, ReportReason, ReportResult, SmsStatus
 
@@ -41,7 +41,7 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
     if activation.activation_status == ActivationStatus.CANCELED:
         return activation
 
-    client = client_for_tenant(activation.tenant)
+    client = client_for_tenant(activation.tenant, spender=spender_of(actor))
     upstream_id = _placed_upstream_id(activation)
     if not activation.sms_received and activation.activation_status == ActivationStatus.ACTIVE:
         now = timezone.now()
@@ -57,7 +57,7 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
         except upstream.BadRequest:
             canceled_upstream = False  # refused: most likely the SMS just arrived; a fresh snapshot tells
         except upstream.PlatfoneError as exc:
-            raise UpstreamUnavailable("Our number supplier did not confirm the cancel; try again shortly.") from exc
+            raise _supplier_failed(exc, "Our number supplier did not confirm the cancel; try again shortly.") from exc
         activation = _sync_now(
             activation, client=client, actor=actor, confirmed=ActivationStatus.CANCELED if canceled_upstream else None
         )
@@ -83,8 +83,8 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
         except upstream.BadRequest:
             finalized = False  # refused: it may have ended meanwhile; the fresh snapshot tells
         except upstream.PlatfoneError as exc:
-            raise UpstreamUnavailable(
-                "Our number supplier did not confirm closing this number; nothing was refunded. Try again shortly."
+            raise _supplier_failed(
+                exc, "Our number supplier did not confirm closing this number; nothing was refunded. Try again shortly."
             ) from exc
         activation = _sync_now(
             activation, client=client, actor=actor, confirmed=ActivationStatus.FINALIZED if finalized else None
@@ -138,6 +138,14 @@ def _sync_now(activation: Activation, *, client, actor: str, confirmed: str | No
     return apply_upstream_state(activation, snapshot, actor=actor)
 
 
+def _supplier_failed(exc: upstream.PlatfoneError, message: str) -> DomainError:
+    """What the user is told when a supplier call failed: their own fair share is spent, or the supplier is down
+    (``message``)."""
+    if isinstance(exc, upstream.FairShareExceeded):
+        return fair_share_error(exc)
+    return UpstreamUnavailable(message)
+
+
 def _placed_upstream_id(activation: Activation) -> str:
     """The supplier's id of a placed activation; ``OrderInProgress`` while the order is still being placed."""
     if activation.order_status != Activation.OrderStatus.PLACED or not activation.upstream_id:
@@ -168,13 +176,13 @@ def activation_retry(*, activation: Activation, actor: str) -> Activation:
         raise errors.NotRetriable(
             "Another SMS can be requested only for an active, retriable activation after its SMS arrived."
         )
-    client = client_for_tenant(activation.tenant)
+    client = client_for_tenant(activation.tenant, spender=spender_of(actor))
     try:
         client.retry_activation(upstream_id)
     except upstream.BadRequest as exc:
         raise errors.NotRetriable("The supplier refused another SMS for this number.") from exc
     except upstream.PlatfoneError as exc:
-        raise UpstreamUnavailable("Our number supplier did not answer; try again shortly.") from exc
+        raise _supplier_failed(exc, "Our number supplier did not answer; try again shortly.") from exc
     return _after_action(activation, client=client, actor=actor)
 
 
@@ -191,7 +199,7 @@ def activation_finalize(*, activation: Activation, actor: str) -> Activation:
         return activation
     if activation.activation_status != ActivationStatus.ACTIVE or not activation.sms_received:
         raise errors.NotFinalizable("Only an active activation whose SMS arrived can be finalized.")
-    client = client_for_tenant(activation.tenant)
+    client = client_for_tenant(activation.tenant, spender=spender_of(actor))
     try:
         client.finalize_activation(upstream_id)
     except upstream.BadRequest as exc:
@@ -200,19 +208,19 @@ def activation_finalize(*, activation: Activation, actor: str) -> Activation:
             return refreshed
         raise errors.NotFinalizable("The supplier refused to finalize this activation.") from exc
     except upstream.PlatfoneError as exc:
-        raise UpstreamUnavailable("Our number supplier did not answer; try again shortly.") from exc
+        raise _supplier_failed(exc, "Our number supplier did not answer; try again shortly.") from exc
     return _after_action(activation, client=client, actor=actor)
 
 
-def activation_report_reasons(*, activation: Activation) -> list[ReportReason]:
+def activation_report_reasons(*, activation: Activation, actor: str) -> list[ReportReason]:
     """The reasons a report can be filed for now (they depend on the activation's state upstream)."""
     upstream_id = _placed_upstream_id(activation)
     try:
-        return client_for_tenant(activation.tenant).report_reasons(upstream_id)
+        return client_for_tenant(activation.tenant, spender=spender_of(actor)).report_reasons(upstream_id)
     except upstream.NotFound as exc:
         raise errors.NotReportable("This activation cannot be reported.") from exc
     except upstream.PlatfoneError as exc:
-        raise UpstreamUnavailable("Our number supplier did not answer; try again shortly.") from exc
+        raise _supplier_failed(exc, "Our number supplier did not answer; try again shortly.") from exc
 
 
 def activation_report(
@@ -221,7 +229,7 @@ def activation_report(
     """File the activation's one report with the upstream. An approved report refunds the user once,
     when it is seen (webhook, poll or the background sync) — through ``apply_upstream_state``."""
     upstream_id = _placed_upstream_id(activation)
-    client = client_for_tenant(activation.tenant)
+    client = client_for_tenant(activation.tenant, spender=spender_of(actor))
     try:
         result = client.create_report(upstream_id, reason_id=reason_id, message=message, evidence=evidence)
     except (upstream.BadRequest, upstream.NotFound) as exc:
@@ -229,7 +237,7 @@ def activation_report(
             f"The supplier refused the report: {exc.error_message or 'invalid reason or report already filed'}."
         ) from exc
     except upstream.PlatfoneError as exc:
-        raise UpstreamUnavailable("Our number supplier did not answer; try again shortly.") from exc
+        raise _supplier_failed(exc, "Our number supplier did not answer; try again shortly.") from exc
     record_event(
         activation.pk,
         actor=actor,

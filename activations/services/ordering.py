@@ -21,8 +21,8 @@ from activations.services.settlement import (
 )
 from catalog import services as catalog
 from catalog.errors import NoNumbers, UnknownServiceOrCountry, UpstreamNotConfigured
-from catalog.upstream import client_for_tenant
-from core.errors import InvalidInput, UpstreamUnavailable
+from catalog.upstream import client_for_tenant, fair_share_error
+from core.errors import DomainError, InvalidInput, UpstreamUnavailable
 from platfone import errors as upstream
 from platfone.types import Activation as Snapshot
 from wallet import services as wallet
@@ -60,7 +60,15 @@ def activation_create(
         if existing is not None:
             return existing
 
-    quote = catalog.price_quote(tenant=tenant, service_id=service_id, country_id=country_id)
+    if selectors.tenant_success_rate_low(tenant=tenant) and not selectors.user_has_good_record(user=user):
+        # A swarm of fresh accounts ordering and abandoning numbers would push the shared supplier account below
+        # its 7 % line (a 24 h block for everyone): new accounts wait until the storefront's rate recovers.
+        raise errors.SuccessRateGuard(
+            "New orders from new accounts are paused for a while: too many numbers of this storefront ended "
+            "without an SMS recently. Please try again later.",
+            retry_after=selectors.SUCCESS_GUARD_RETRY_AFTER_SECONDS,
+        )
+    quote = catalog.price_quote(tenant=tenant, service_id=service_id, country_id=country_id, spender=f"user:{user.pk}")
     max_sell = max_price_cents if max_price_cents is not None else quote.sell_price_cents
     hold_amount = min(max_sell, quote.sell_price_cents)
     upstream_max: int | None
@@ -172,7 +180,7 @@ def _order_upstream(
     actor = f"user:{activation.user_id}"
     service_id, country_id = activation.service_id, activation.country_id
     try:
-        client = client_for_tenant(activation.tenant)
+        client = client_for_tenant(activation.tenant, spender=actor)
         try:
             snapshot = client.create_activation(service_id=service_id, country_id=country_id, max_price=upstream_max)
         except upstream.MaxPriceExceeded as exc:
@@ -202,6 +210,9 @@ def _order_upstream(
     except (upstream.NotFound, upstream.BadRequest) as exc:
         _fail(activation, f"refused: {exc.error_name or exc.status}", actor=actor)
         raise UnknownServiceOrCountry("The supplier does not offer this service and country.") from exc
+    except upstream.FairShareExceeded as exc:
+        _fail(activation, "fair share of the supplier budget used", actor=actor)
+        raise fair_share_error(exc) from exc
     except upstream.UpstreamUnavailable as exc:
         # The order may have reached the upstream: keep it for reconciliation, give the user their money back.
         apply_upstream_state(activation, None, actor=actor, outcome=Outcome(order_status="lost", order_error=str(exc)))
@@ -219,6 +230,8 @@ def _order_upstream(
     except UpstreamNotConfigured:
         _fail(activation, "upstream not configured", actor=actor)
         raise
+    except DomainError:
+        raise  # an answer decided above (the 409 of a repriced order the user's max_price cannot cover)
     except BaseException:
         # Anything unforeseen (a bug, a lost database connection, a worker shutdown): the order may have
         # reached the upstream, so it is kept as lost for reconciliation and the user's hold is released.

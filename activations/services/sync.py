@@ -24,7 +24,7 @@ from activations.services.issues import each_isolated, invalid_upstream_data
 from activations.services.settlement import Outcome, apply_upstream_state
 from activations.services.webhooks import webhooks_healthy
 from catalog.errors import UpstreamNotConfigured
-from catalog.upstream import client_for_tenant
+from catalog.upstream import client_for_tenant, fair_share_error, spender_of
 from platfone import errors as upstream
 from platfone.types import ENDED, ActivationStatus, BillingStatus, ReportStatus
 
@@ -74,7 +74,11 @@ def activation_refresh(*, activation: Activation, actor: str, polled: bool = Tru
     if not claimed:
         return Activation.objects.get(pk=activation.pk)
     try:
-        snapshot = client_for_tenant(activation.tenant).get_activation(upstream_id)
+        snapshot = client_for_tenant(activation.tenant, spender=spender_of(actor)).get_activation(upstream_id)
+    except upstream.FairShareExceeded as exc:
+        # This user's share of the supplier's reads is spent: release the claim (others may sync it) and say so.
+        Activation.objects.filter(pk=activation.pk).update(next_sync_at=now)
+        raise fair_share_error(exc) from exc
     except (upstream.PlatfoneError, UpstreamNotConfigured) as exc:
         logger.info("activation %s: sync failed (%r); answering from the database", activation.pk, exc)
         if isinstance(exc, upstream.InvalidUpstreamData):

@@ -49,6 +49,7 @@ HTTP_STATUS: dict[str, int] = {
     "not_finalizable": 409,
     "not_reportable": 409,
     "active_limit": 429,
+    "success_rate_guard": 429,
     "rate_limit": 429,
     "server_error": 500,
     "upstream_unavailable": 503,

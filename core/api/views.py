@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django_ratelimit.core import _get_ip, get_usage  # _get_ip honours RATELIMIT_IP_META_KEY
+from django_ratelimit.core import get_usage
+from rest_framework import exceptions as drf
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.clientip import client_ip
 from core.api.errors import RETRY_AFTER_SECONDS
-from core.errors import InvalidInput, RateLimited
+from core.errors import InvalidInput, InvalidKey, RateLimited
 
 
 def ok(data: dict, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -24,6 +26,15 @@ def _check_body_size(request, limit: int) -> None:
         raise InvalidInput("Invalid Content-Length header.") from exc
     if length > limit:
         raise InvalidInput(f"The request body is too large (at most {limit} bytes).")
+
+
+def _count(request, group: str, key: str, limit: int) -> dict | None:
+    """Count the request in its one-minute window of the shared cache; returns the usage."""
+    return get_usage(request, group=group, key=lambda group, req: key, rate=f"{limit}/m", increment=True)
+
+
+def _over(usage: dict | None) -> bool:
+    return usage is not None and bool(usage["should_limit"])
 
 
 class _RateLimitedView(APIView):
@@ -42,18 +53,19 @@ class _RateLimitedView(APIView):
         raise ImproperlyConfigured(f"{type(self).__name__} must say its limit (rate_limit_per_minute).")
 
     def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)  # authentication and permissions: 401 comes first
-        limit = self.rate_limit_per_minute(request)
-        key = self.rate_limit_key(request)
-        usage = get_usage(
-            request,
-            group=self.rate_limit_group,
-            key=lambda group, req: key,
-            rate=f"{limit}/m",
-            increment=True,
+        try:
+            super().initial(request, *args, **kwargs)  # authentication and permissions: 401 comes first
+        except (InvalidKey, drf.NotAuthenticated, drf.AuthenticationFailed):
+            # Guessing keys is limited per client IP too: past the limit, 429 instead of 401.
+            limit = settings.UNAUTHENTICATED_RATE_LIMIT_PER_MINUTE
+            if _over(_count(request, "api:unauthenticated", client_ip(request), limit)):
+                raise RateLimited(retry_after=RETRY_AFTER_SECONDS) from None
+            raise
+        usage = _count(
+            request, self.rate_limit_group, self.rate_limit_key(request), self.rate_limit_per_minute(request)
         )
-        request.rate_limit_usage = usage
-        if usage is not None and usage["should_limit"]:
+        request.rate_limit_usage = usage  # the X-RateLimit headers, on the 429 too
+        if _over(usage):
             raise RateLimited(retry_after=RETRY_AFTER_SECONDS)
         _check_body_size(request, self.max_body_bytes or settings.API_MAX_BODY_BYTES)
 
@@ -89,11 +101,7 @@ class PublicApiView(_RateLimitedView):
     rate_limit_group = "api:ip"
 
     def rate_limit_key(self, request) -> str:
-        try:
-            return str(_get_ip(request))
-        except (ImproperlyConfigured, ValueError):
-            # RATELIMIT_IP_META_KEY names a client-controlled header (X-Forwarded-For) that is missing or forged.
-            return request.META.get("REMOTE_ADDR", "")
+        return client_ip(request)
 
     def rate_limit_per_minute(self, request) -> int:
         return settings.CATALOG_RATE_LIMIT_PER_MINUTE

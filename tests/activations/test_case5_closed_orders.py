@@ -19,7 +19,7 @@ from activations.models import Activation, ReconciliationIssue
 from activations.services import apply_upstream_state
 from activations.services import ordering as ordering_module
 from activations.services.maintenance import close_stuck_orders
-from activations.services.settlement import ORDER_TRANSITIONS, Outcome
+from activations.services.settlement import Outcome
 from platfone.types import Activation as Snapshot
 
 from .test_api_flow import age, assert_error, balance, order
@@ -128,6 +128,8 @@ def test_case5_order_statuses_only_move_forward(api, emulator, alice, alice_key,
 
     activation = apply_upstream_state(data["id"], None, actor="test", outcome=Outcome(order_status="placed"))
 
+    from activations.services.settlement import ORDER_TRANSITIONS
+
     assert activation.order_status == "lost"  # placed again only on a fresh hold (adopt_hold_id)
     assert ORDER_TRANSITIONS["placed"] == frozenset() and ORDER_TRANSITIONS["failed"] == frozenset()
     assert activation.events.filter(kind="order_transition_refused").exists()
@@ -168,3 +170,26 @@ def test_case5_webhook_event_ids_are_deduplicated_whole_and_over_long_ones_refus
     assert list(WebhookEvent.objects.filter(event_id__startswith="eee").values_list("event_id", flat=True)) == [
         "e" * 100
     ]
+
+
+def test_verify_ledger_reports_a_hold_left_on_an_ended_activation_and_a_charge_without_an_sms(
+    api, emulator, alice, alice_key, fund
+):
+    from django.core.management.base import CommandError
+
+    from wallet.models import Hold
+
+    fund(alice, 5000)
+    held = order(api, alice_key).json()["data"]
+    charged = order(api, alice_key).json()["data"]
+    emulator.deliver_sms(charged["activation_id"], code="1")
+    age(charged["id"])
+    api.get(f"/api/v1/activations/{charged['id']}/poll", HTTP_X_API_KEY=alice_key)
+    call_command("verify_ledger")
+    # when the books and the activations disagree (as the bugs of case 5 left them)
+    Activation.objects.filter(pk=held["id"]).update(order_status="lost")
+    Activation.objects.filter(pk=charged["id"]).update(sms_received_at=None, sms_code=None, sms_text=None)
+    assert Hold.objects.filter(reference=f"activation:{held['id']}", status="active").exists()
+    # then
+    with pytest.raises(CommandError, match="2 settlement problems"):
+        call_command("verify_ledger")

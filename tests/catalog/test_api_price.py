@@ -283,11 +283,12 @@ class TestUpstreamFaults:
 
     def test_an_exhausted_price_budget_serves_the_stale_price_without_calling_upstream(
             self, api, synced, alice_key, emulator):
-        # given
+        # given both price budgets spent (the per-pair one and the bulk lists' that backs it up)
         before = get_price(api, alice_key).json()
         self.expire_fresh_entry(synced)
         budget = RequestBudget(account=upstream_account(synced), cache=pricing.cache)
         budget.exhaust_until("get_price", int(pricing._now()) + 60)
+        budget.exhaust_until("prices_by_service", int(pricing._now()) + 60)
         emulator.reset_counters()
         # when
         stale = get_price(api, alice_key)

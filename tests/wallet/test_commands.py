@@ -9,8 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections, transaction
 
+from reseller.management.commands import verify_ledger
 from wallet import selectors, services
-from wallet.management.commands import verify_ledger, wallet_credit
+from wallet.management.commands import wallet_credit
 from wallet.models import Account, JournalEntry, Posting
 
 pytestmark = pytest.mark.django_db
