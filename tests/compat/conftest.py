@@ -62,3 +62,15 @@ def compat_log():
     logger.addHandler(collector)
     yield records
     logger.removeHandler(collector)
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory):
+    """The live stack (see ``tests/compat/live.py``), shared by the live tests of a run; stopped by PID."""
+    from tests.compat.live import LiveStack
+
+    stack = LiveStack(tmp_path_factory.mktemp("compat-live"))
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
