@@ -522,8 +522,20 @@ def test_get_prices_when_the_supplier_is_down_and_nothing_is_cached_is_a_protoco
 # --- the same per-key rate limit as the JSON API ------------------------------------------------------------
 
 
+@pytest.fixture
+def one_minute(monkeypatch):
+    """django-ratelimit's windows are calendar minutes: the test's requests all fall in the same one."""
+    import time
+    import types
+
+    import django_ratelimit.core
+
+    frozen = time.time()
+    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: frozen))
+
+
 def test_the_rate_limit_is_the_json_apis_counter_per_key_answered_in_the_protocol(
-    synced, handler, api, alice_key, bob_key, tenant
+    synced, handler, api, alice_key, bob_key, tenant, one_minute
 ):
     Tenant.objects.filter(pk=tenant.pk).update(rate_limit_per_minute=3)
     # given two of alice's three requests this minute spent on the JSON API
@@ -541,7 +553,7 @@ def test_the_rate_limit_is_the_json_apis_counter_per_key_answered_in_the_protoco
     assert Handler(bob_key)("getBalance").text.startswith("ACCESS_BALANCE:")
 
 
-def test_a_rate_limited_order_orders_nothing(synced, handler, alice, tenant, fund):
+def test_a_rate_limited_order_orders_nothing(synced, handler, alice, tenant, fund, one_minute):
     fund(alice, 5000)
     Tenant.objects.filter(pk=tenant.pk).update(rate_limit_per_minute=1)
     handler("getBalance")
