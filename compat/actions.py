@@ -77,7 +77,7 @@ def _country(call: Call) -> tuple[str, str] | None:
     raw = call.param("country")
     if not raw:
         return None
-    code = str(int(raw)) if raw.isdigit() and len(raw) <= 4 else raw  # "016" is 16
+    code = str(int(raw)) if raw.isascii() and raw.isdigit() and len(raw) <= 4 else raw  # "016" is 16
     country_id = call.codes.country_id(code)
     if country_id is None:
         raise ProtocolError("BAD_COUNTRY")
@@ -104,7 +104,9 @@ def _max_price_cents(raw: str) -> int | None:
         return 0
     if not value.is_finite() or value <= 0:
         return 0
-    return min(int((value * 100).to_integral_value(rounding=ROUND_FLOOR)), MAX_PRICE_CAP_CENTS)
+    if value >= Decimal(MAX_PRICE_CAP_CENTS) / 100:  # before any arithmetic: "1e999999" would overflow
+        return MAX_PRICE_CAP_CENTS
+    return int((value * 100).to_integral_value(rounding=ROUND_FLOOR))
 
 
 def _order_key(call: Call) -> str | None:

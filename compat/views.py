@@ -30,7 +30,8 @@ from core.errors import DomainError, RateLimited, ServerError
 
 logger = logging.getLogger("compat")
 
-ALLOWED_METHODS = frozenset({"GET", "HEAD", "POST"})
+# The protocol's actions have effects (getNumber orders): HEAD, which monitors and prefetchers send, runs none.
+ALLOWED_METHODS = frozenset({"GET", "POST"})
 
 
 @csrf_exempt

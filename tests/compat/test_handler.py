@@ -629,6 +629,26 @@ def test_other_http_methods_are_answered_in_the_protocol_too(synced, handler, al
     assert response.status_code == 200 and response.content == b"BAD_ACTION"
 
 
+def test_a_head_request_orders_nothing(synced, handler, alice, alice_key, fund):
+    fund(alice, 5000)
+    response = handler.client.head(f"{HANDLER}?api_key={alice_key}&action=getNumber&service=wa&country=187")
+    assert response.status_code == 200
+    assert not Activation.objects.exists() and available(alice) == 5000
+
+
+@pytest.mark.parametrize("max_price", ["1e999999", "100000000", "Infinity", "NaN", "sNaN", "-5", "²"])
+def test_absurd_max_prices_are_capped_or_refused_without_a_server_error(synced, handler, alice, fund, max_price):
+    fund(alice, 5000)
+    answer = handler("getNumber", service="wa", country="187", maxPrice=max_price).text
+    assert answer.startswith(("ACCESS_NUMBER:", "WRONG_MAX_PRICE:")), answer
+
+
+@pytest.mark.parametrize("country", ["²", "١٨٧", "1" * 50])
+def test_exotic_country_digits_are_bad_country(synced, handler, alice, fund, country):
+    fund(alice, 5000)
+    assert_text(handler("getNumber", service="wa", country=country), "BAD_COUNTRY")
+
+
 def test_get_balance_costs_a_handful_of_queries(synced, handler, alice, fund, django_assert_max_num_queries):
     fund(alice, 100)
     handler("getBalance")  # the key's last use is recorded once a minute
