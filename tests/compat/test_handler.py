@@ -685,3 +685,17 @@ def test_a_storefronts_own_mapping_wins_and_concerns_only_it(synced, handler, ch
         for item in assert_json(Handler(charlie_key)("getServicesList"))["services"]
         if item["code"] == "wa"
     }
+
+
+def test_lists_cost_a_handful_of_queries_whatever_their_length(synced, handler, django_assert_max_num_queries):
+    handler("getPrices")  # the bulk list is cached, and the key's last use recorded, before counting
+    with django_assert_max_num_queries(7):
+        everything = assert_json(handler("getPrices"))
+    with django_assert_max_num_queries(7):
+        one_country = assert_json(handler("getPrices", country="16"))
+    with django_assert_max_num_queries(4):
+        countries = assert_json(handler("getCountries"))
+    with django_assert_max_num_queries(4):
+        services = assert_json(handler("getServicesList"))["services"]
+    assert sum(len(prices) for prices in everything.values()) > 1000
+    assert len(one_country["16"]) > 40 and len(countries) > 40 and len(services) > 40
