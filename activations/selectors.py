@@ -42,6 +42,25 @@ def activations_for_user(*, user, page: int, limit: int) -> tuple[list[Activatio
     return list(queryset.order_by("-created_at", "-id")[offset : offset + limit]), total
 
 
+def activation_for_idempotency_key(*, user, idempotency_key: str) -> Activation | None:
+    """The user's placed activation ordered with that key, if any (a failed or lost order frees its key)."""
+    return Activation.objects.filter(
+        user=user, tenant_id=user.tenant_id, idempotency_key=idempotency_key, order_status__in=VISIBLE_ORDER_STATUSES
+    ).first()
+
+
+def activations_open_for_user(*, user, limit: int = 100) -> list[Activation]:
+    """The user's placed activations the upstream has not ended, most recent first (at most ``limit``)."""
+    return list(
+        Activation.objects.filter(
+            user=user,
+            tenant_id=user.tenant_id,
+            order_status__in=VISIBLE_ORDER_STATUSES,
+            activation_status=ActivationStatus.ACTIVE,
+        ).order_by("-created_at", "-id")[:limit]
+    )
+
+
 def open_activation_count(*, user) -> int:
     return Activation.objects.filter(
         user=user, order_status__in=OPEN_ORDER_STATUSES, activation_status__in=OPEN_ACTIVATION_STATUSES

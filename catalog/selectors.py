@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db.models import Max
@@ -59,3 +60,33 @@ def markup_terms_for(*, tenant: Tenant, service_id: str, country_id: str) -> Mar
 
 def catalog_sync_states(*, tenant: Tenant) -> dict[str, CatalogSync]:
     return {state.kind: state for state in CatalogSync.objects.filter(tenant=tenant)}
+
+
+def markup_terms_resolver(*, tenant: Tenant) -> Callable[[str, str], MarkupTerms]:
+    """``markup_terms_for`` for many pairs at once: the tenant's rules are read once (one query), and the
+    returned function picks the most specific one for each pair, by the same rule."""
+    rules = list(MarkupRule.objects.filter(tenant=tenant))
+
+    def terms_for(service_id: str, country_id: str) -> MarkupTerms:
+        matching = [
+            rule for rule in rules if rule.service_id in (service_id, "") and rule.country_id in (country_id, "")
+        ]
+        best = max(matching, key=lambda rule: rule.specificity, default=None)
+        return best.terms() if best is not None else DEFAULT_TERMS
+
+    return terms_for
+
+
+def catalog_available_ids(*, tenant: Tenant) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The ids of the tenant's available services and countries; None when the catalog was never synced (then
+    only the upstream can tell what is sold), as in ``catalog_has_pair``."""
+    synced = set(
+        CatalogSync.objects.filter(
+            tenant=tenant, kind__in=[CatalogSync.Kind.SERVICES, CatalogSync.Kind.COUNTRIES], changed_at__isnull=False
+        ).values_list("kind", flat=True)
+    )
+    if synced != {CatalogSync.Kind.SERVICES, CatalogSync.Kind.COUNTRIES}:
+        return None
+    services = Service.objects.filter(tenant=tenant, is_available=True).values_list("service_id", flat=True)
+    countries = Country.objects.filter(tenant=tenant, is_available=True).values_list("country_id", flat=True)
+    return frozenset(services), frozenset(countries)

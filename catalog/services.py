@@ -5,6 +5,9 @@ What the activations module calls (keep these names):
 - ``price_quote(*, tenant, service_id, country_id) -> PriceQuote`` (see ``catalog.pricing``); the quote
   carries the markup terms it was priced with (``quote.sell(cost)``, ``quote.max_backend_for_sell(cents)``)
 - ``catalog.upstream.client_for_tenant(tenant)``
+
+What interfaces showing many prices call: ``price_list(*, tenant, service_id=None, country_id=None) -> PriceList``
+(see ``catalog.price_lists``: the upstream's bulk lists, cached, never one call per pair).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from accounts.models import Tenant
 from catalog.categories import ServiceType, classify
 from catalog.errors import UpstreamNotConfigured
 from catalog.models import CatalogSync, Country, MarkupRule, Service
+from catalog.price_lists import ListedPrice, PriceList, price_list
 from catalog.pricing import PriceQuote, price_quote
 from catalog.upstream import client_for_tenant
 from platfone.client import PlatfoneClient
@@ -34,10 +38,13 @@ from platfone.types import Service as UpstreamService
 __all__ = [
     "CatalogSyncOutcome",
     "CatalogSyncReport",
+    "ListedPrice",
+    "PriceList",
     "PriceQuote",
     "catalog_sync",
     "catalog_sync_all",
     "markup_rule_save",
+    "price_list",
     "price_quote",
     "service_set_type_override",
 ]

@@ -45,8 +45,10 @@ def upstream_account(tenant: Tenant) -> str:
 
 
 def spender_of(actor: str) -> str | None:
-    """Calls made for a user (actor ``"user:12"``) count against that user's fair share; the beat's do not."""
-    return actor if actor.startswith("user:") else None
+    """Calls made for a user (actor ``"user:12"``, through any interface: ``"user:12 via sms-activate"``) count
+    against that user's one fair share; the beat's do not."""
+    head = actor.split(" ", 1)[0]
+    return head if head.startswith("user:") else None
 
 
 def fair_share_error(exc: FairShareExceeded) -> RateLimited:

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "catalog",
     "activations",
     "platfone",
+    "compat",
 ]
 
 MIDDLEWARE = [

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from activations.webhooks import platfone_webhook
 from catalog.api import CountriesPhpView, ServicesPhpView
+from compat.views import handler_api
 from core.api.router import api_not_found, index_php
 
 
@@ -23,6 +24,7 @@ urlpatterns = [
     re_path(r"^api/countries\.php$", CountriesPhpView.as_view(), name="api-countries-php"),
     re_path(r"^api/", api_not_found),
     path("webhooks/platfone/<slug:tenant_slug>/", platfone_webhook, name="platfone-webhook"),
+    path("stubs/handler_api.php", handler_api, name="sms-activate-handler"),
     path("admin/", admin.site.urls),
 ]
 

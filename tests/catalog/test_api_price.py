@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from catalog import pricing, selectors, services
+from catalog import price_cache, pricing, selectors, services
 from catalog.models import MarkupRule, Service
 from catalog.upstream import upstream_account
 from platfone.budget import RequestBudget
@@ -176,7 +176,7 @@ class TestCaching:
     def test_the_cache_lives_90_seconds_by_default(self, synced, monkeypatch):
         # given a cache that records the timeouts it is given
         timeouts = {}
-        real_cache = pricing.cache
+        real_cache = price_cache.cache
 
         class RecordingCache:
             def __getattr__(self, name):
@@ -186,7 +186,7 @@ class TestCaching:
                 timeouts[key.rsplit(":", 1)[1]] = timeout
                 real_cache.set(key, value, timeout)
 
-        monkeypatch.setattr(pricing, "cache", RecordingCache())
+        monkeypatch.setattr(price_cache, "cache", RecordingCache())
         # when
         services.price_quote(tenant=synced, service_id="whatsapp", country_id="us")
         # then
@@ -197,7 +197,7 @@ class TestCaching:
         get_price(api, alice_key)
         emulator.set_price("whatsapp", "us", min=100, max=900, suggested=500, count=7)
         # when the fresh entry expires
-        pricing.cache.delete(pricing.price_cache_keys(tenant=synced, service_id="whatsapp", country_id="us").fresh)
+        price_cache.cache.delete(pricing.price_cache_keys(tenant=synced, service_id="whatsapp", country_id="us").fresh)
         data = get_price(api, alice_key).json()["data"]
         # then
         assert (data["backend_cents"], data["count"]) == (500, 7)
@@ -207,7 +207,7 @@ class TestCaching:
         services.price_quote(tenant=synced, service_id="whatsapp", country_id="us")
         assert upstream_account(synced) != upstream_account(other_tenant)
         keys = pricing.price_cache_keys(tenant=other_tenant, service_id="whatsapp", country_id="us")
-        assert pricing.cache.get(keys.fresh) is None
+        assert price_cache.cache.get(keys.fresh) is None
 
     def test_tenants_on_different_upstream_accounts_do_not_share_cached_prices(self, synced, other_tenant, emulator):
         # given globex has its own upstream account (two tenants may not share one: see accounts.Tenant)
@@ -238,7 +238,7 @@ class TestUpstreamFaults:
     ]
 
     def expire_fresh_entry(self, tenant):
-        pricing.cache.delete(pricing.price_cache_keys(tenant=tenant, service_id="whatsapp", country_id="us").fresh)
+        price_cache.cache.delete(pricing.price_cache_keys(tenant=tenant, service_id="whatsapp", country_id="us").fresh)
 
     @pytest.mark.parametrize("fault", FAULTS)
     def test_without_a_cached_price_it_is_503_upstream_unavailable(self, api, synced, alice_key, emulator, fault):
@@ -267,8 +267,8 @@ class TestUpstreamFaults:
         # given a price fetched 601 s ago
         get_price(api, alice_key)
         self.expire_fresh_entry(synced)
-        real_now = pricing._now()
-        monkeypatch.setattr(pricing, "_now", lambda: real_now + 601)
+        real_now = price_cache.now()
+        monkeypatch.setattr(price_cache, "now", lambda: real_now + 601)
         emulator.add_fault(kind="error", endpoint="get_price", probability=1.0)
         # when / then
         assert_error(get_price(api, alice_key), 503, "upstream_unavailable")
@@ -286,9 +286,9 @@ class TestUpstreamFaults:
         # given both price budgets spent (the per-pair one and the bulk lists' that backs it up)
         before = get_price(api, alice_key).json()
         self.expire_fresh_entry(synced)
-        budget = RequestBudget(account=upstream_account(synced), cache=pricing.cache)
-        budget.exhaust_until("get_price", int(pricing._now()) + 60)
-        budget.exhaust_until("prices_by_service", int(pricing._now()) + 60)
+        budget = RequestBudget(account=upstream_account(synced), cache=price_cache.cache)
+        budget.exhaust_until("get_price", int(price_cache.now()) + 60)
+        budget.exhaust_until("prices_by_service", int(price_cache.now()) + 60)
         emulator.reset_counters()
         # when
         stale = get_price(api, alice_key)
@@ -311,7 +311,8 @@ class TestUpstreamFaults:
     def test_once_the_upstream_recovers_prices_are_live_again(self, api, synced, alice_key, emulator):
         emulator.add_fault(kind="error", endpoint="get_price", count=3)
         assert_error(get_price(api, alice_key), 503, "upstream_unavailable")
-        pricing.cache.delete(pricing.price_cache_keys(tenant=synced, service_id="whatsapp", country_id="us").failure)
+        keys = pricing.price_cache_keys(tenant=synced, service_id="whatsapp", country_id="us")
+        price_cache.cache.delete(keys.failure)
         assert get_price(api, alice_key).status_code == 200
 
     def test_a_tenant_without_upstream_credentials_is_503(self, api, synced, alice_key):

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from catalog import pricing, services
+from catalog import price_cache, pricing, services
 from catalog.errors import PriceUnavailable
 from catalog.models import MarkupRule
 
@@ -106,14 +106,14 @@ class TestWaiting:
     def test_a_request_that_finds_the_lock_taken_waits_for_the_leaders_price(self, synced, emulator, monkeypatch):
         # given another process holds the lock and publishes its price while we poll
         keys = self.keys(synced)
-        pricing.cache.add(keys.lock, "someone-else", timeout=30)
+        price_cache.cache.add(keys.lock, "someone-else", timeout=30)
         published = {"backend": 123}
 
         def sleep_and_publish(seconds):
-            pricing.cache.set(keys.fresh, {"outcome": "price", "min": 100, "max": 200, "suggested": 123, "count": 5,
-                                           "fetched_at": pricing._now()}, timeout=90)
+            price_cache.cache.set(keys.fresh, {"outcome": "price", "min": 100, "max": 200, "suggested": 123, "count": 5,
+                                           "fetched_at": price_cache.now()}, timeout=90)
 
-        monkeypatch.setattr(pricing.time, "sleep", sleep_and_publish)
+        monkeypatch.setattr(price_cache.time, "sleep", sleep_and_publish)
         # when
         quote = services.price_quote(tenant=synced, service_id="whatsapp", country_id="us")
         # then
@@ -121,7 +121,7 @@ class TestWaiting:
         assert emulator.request_count("get_price") == 0
 
     def test_a_waiter_gives_up_after_the_wait_limit_without_calling_upstream(self, synced, emulator):
-        pricing.cache.add(self.keys(synced).lock, "someone-else", timeout=30)
+        price_cache.cache.add(self.keys(synced).lock, "someone-else", timeout=30)
         with override_settings(PRICE_LOCK_WAIT_SECONDS=0.2), pytest.raises(PriceUnavailable):
             services.price_quote(tenant=synced, service_id="whatsapp", country_id="us")
         assert emulator.request_count("get_price") == 0
@@ -130,8 +130,8 @@ class TestWaiting:
         # given a price fetched earlier whose fresh entry expired, and a leader stuck on the upstream
         first = services.price_quote(tenant=synced, service_id="whatsapp", country_id="us")
         keys = self.keys(synced)
-        pricing.cache.delete(keys.fresh)
-        pricing.cache.add(keys.lock, "someone-else", timeout=30)
+        price_cache.cache.delete(keys.fresh)
+        price_cache.cache.add(keys.lock, "someone-else", timeout=30)
         # when
         with override_settings(PRICE_LOCK_WAIT_SECONDS=0.2):
             quote = services.price_quote(tenant=synced, service_id="whatsapp", country_id="us")
@@ -141,14 +141,14 @@ class TestWaiting:
 
     def test_a_lock_left_by_a_crashed_process_expires(self, synced, emulator):
         keys = self.keys(synced)
-        pricing.cache.add(keys.lock, "crashed", timeout=1)
-        pricing.cache.delete(keys.lock)  # what its expiry does
+        price_cache.cache.add(keys.lock, "crashed", timeout=1)
+        price_cache.cache.delete(keys.lock)  # what its expiry does
         assert services.price_quote(tenant=synced, service_id="whatsapp", country_id="us").count > 0
 
     def test_the_leader_releases_the_lock(self, synced, emulator):
         services.price_quote(tenant=synced, service_id="whatsapp", country_id="us")
-        assert pricing.cache.get(self.keys(synced).lock) is None
+        assert price_cache.cache.get(self.keys(synced).lock) is None
 
     def test_the_lock_outlives_the_slowest_upstream_call(self):
         # 3 attempts x (3.05 s connect + 10 s read + 1 s backoff) + margin
-        assert pricing._lock_seconds() >= 3 * (3.05 + 10)
+        assert price_cache.lock_seconds() >= 3 * (3.05 + 10)

@@ -1,0 +1,1 @@
+"""The SMS-Activate-compatible ``/stubs/handler_api.php``: a thin protocol layer over the same services."""
