@@ -76,3 +76,15 @@ def user_below_success_floor(*, user) -> bool:
     finished, succeeded = user_success_rate(user=user)
     floor = user.tenant.min_user_success_rate_percent
     return finished >= SUCCESS_RATE_MIN_ORDERS and succeeded * 100 < finished * floor
+
+
+def open_activations_for_user(*, user, limit: int = 50) -> list[Activation]:
+    """The user's placed activations that are still open (waiting for or holding an SMS), newest first."""
+    return list(
+        Activation.objects.filter(
+            user=user,
+            tenant_id=user.tenant_id,
+            order_status__in=VISIBLE_ORDER_STATUSES,
+            activation_status__in=OPEN_ACTIVATION_STATUSES,
+        ).order_by("-created_at", "-id")[:limit]
+    )

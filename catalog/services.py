@@ -23,6 +23,7 @@ from accounts.models import Tenant
 from catalog.categories import ServiceType, classify
 from catalog.errors import UpstreamNotConfigured
 from catalog.models import CatalogSync, Country, MarkupRule, Service
+from catalog.price_lists import ListedPrice, PriceList, country_price_list, service_price_list
 from catalog.pricing import PriceQuote, price_quote
 from catalog.upstream import client_for_tenant
 from platfone.client import PlatfoneClient
@@ -34,11 +35,15 @@ from platfone.types import Service as UpstreamService
 __all__ = [
     "CatalogSyncOutcome",
     "CatalogSyncReport",
+    "ListedPrice",
+    "PriceList",
     "PriceQuote",
     "catalog_sync",
     "catalog_sync_all",
+    "country_price_list",
     "markup_rule_save",
     "price_quote",
+    "service_price_list",
     "service_set_type_override",
 ]
 

@@ -24,6 +24,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("webhooks/platfone/<slug:tenant_slug>/", platfone_webhook, name="platfone-webhook"),
     path("admin/", admin.site.urls),
+    path("", include("portal.urls")),  # the storefront, at the root of each tenant's host
 ]
 
 handler400 = "core.api.fallback.bad_request"
