@@ -196,19 +196,19 @@ def browser(stack):
 
 class Problems:
     """What the browser reported that a user would not see but must not happen: script errors, CSP
-    violations, server errors."""
+    violations, server errors. (A 4xx page is deliberate: "this link does not work" is a 400.)"""
 
     def __init__(self):
         self.items: list[str] = []
 
+    def console(self, message) -> None:
+        text = message.text
+        if "Content Security Policy" in text or (message.type == "error" and not re.search(r"status of 4\d\d", text)):
+            self.items.append(f"console: {text}")
+
     def watch(self, page):
         page.on("pageerror", lambda error: self.items.append(f"page error: {error}"))
-        page.on(
-            "console",
-            lambda message: self.items.append(f"console: {message.text}")
-            if message.type == "error" or "Content Security Policy" in message.text
-            else None,
-        )
+        page.on("console", self.console)
         page.on(
             "response",
             lambda response: self.items.append(f"{response.status} {response.url}") if response.status >= 500 else None,
