@@ -138,11 +138,19 @@ def _fetch(*, tenant: Tenant, kind: str, item_id: str) -> list[dict[str, Any]]:
     client = client_for_tenant(tenant)
     try:
         if kind == "service":
-            lists = client.prices_by_service(service_id=item_id)
-            prices = [price for row in lists if row.service_id == item_id for price in row.countries]
+            prices = [
+                price
+                for row in client.prices_by_service(service_id=item_id)
+                if row.service_id == item_id
+                for price in row.countries
+            ]
         else:
-            lists = client.prices_by_country(country_id=item_id)
-            prices = [price for row in lists if row.country_id == item_id for price in row.services]
+            prices = [
+                price
+                for row in client.prices_by_country(country_id=item_id)
+                if row.country_id == item_id
+                for price in row.services
+            ]
     finally:
         client.session.close()
     return [
