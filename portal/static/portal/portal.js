@@ -22,7 +22,8 @@
     if (empty) empty.hidden = shown !== 0;
     var form = input.form;
     var count = form && form.querySelector("[data-filter-count]");
-    if (count) count.textContent = words.length ? shown + " " + (shown === 1 ? "match" : "matches") : "";
+    var word = document.body.getAttribute(shown === 1 ? "data-match-one" : "data-match-many") || "";
+    if (count) count.textContent = words.length ? shown + " " + word : "";
   }
 
   document.addEventListener("input", function (event) {
@@ -38,7 +39,7 @@
   // --- copy buttons ------------------------------------------------------------------------------------
   function copied(button) {
     var label = button.textContent;
-    button.textContent = "Copied ✓";
+    button.textContent = document.body.getAttribute("data-copied-text") || "Copied";
     setTimeout(function () { button.textContent = label; }, 1500);
   }
 
