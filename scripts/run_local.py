@@ -30,6 +30,8 @@ SECOND_EMULATOR_PORT = EMULATOR_PORT + 1
 SECOND_HOST = "globex.localhost"
 SECOND_KEY = "globex-platfone-key"
 SECOND_SECRET = "globex-webhook-secret"
+# Where the development mail backend writes (settings: $VAR_DIR/mail), for the banner only.
+MAIL_DIR = os.path.relpath(Path(os.environ.get("VAR_DIR") or ROOT / "var") / "mail", ROOT)
 
 children: list[subprocess.Popen] = []
 
@@ -166,7 +168,7 @@ Platform running (logs in var/*.log; Ctrl-C stops everything).
   Storefront 1    {base}/   (Demo Numbers)
   Storefront 2    http://{SECOND_HOST}:{PORT}/   (Globex SMS: another tenant, its own look and upstream)
   Demo log-in     demo@example.com / demo-password-123   (a user of each storefront, $50.00 in the wallet)
-  Mail            var/mail/   (sign-up verification and password-reset e-mails land here as files)
+  Mail            {MAIL_DIR}/   (sign-up verification and password-reset e-mails land here as files)
   API             {base}/api/v1/index.php?path=wallet
   API docs        {base}/api/v1/docs/   (schema: {base}/api/v1/openapi.json)
   Admin           {base}/admin/   (create an operator: .venv/bin/python manage.py createsuperuser)
