@@ -206,3 +206,27 @@ def test_the_dashboard_lists_active_numbers_and_its_live_part_answers_204_when_u
     version = re.search(r"numbers/live/\?v=([^\"]+)\"", html).group(1)
     live = alice_client.get(reverse("portal:dashboard-live"), {"v": version}, HTTP_HX_REQUEST="true")
     assert live.status_code == 204
+
+
+def test_canceling_after_the_sms_refunds_the_charge(synced, alice_client, alice, fund):
+    activation = _ordered(alice_client, alice, fund)
+    synced.deliver_sms(activation.upstream_id, code="333333")
+    Activation.objects.filter(pk=activation.pk).update(last_synced_at=None)
+    alice_client.get(reverse("portal:activation-status", args=[activation.pk]))
+    assert wallet_summary(user=alice).balance_cents == 1000 - activation.sell_price_cents
+    page = alice_client.get(reverse("portal:activation", args=[activation.pk])).content.decode()
+    assert "the charge is refunded to your balance" in page
+    # when
+    response = alice_client.post(reverse("portal:activation-action", args=[activation.pk, "cancel"]), follow=True)
+    # then
+    assert "Refunded" in response.content.decode()
+    assert wallet_summary(user=alice).balance_cents == 1000
+
+
+def test_an_expired_number_says_nothing_was_charged(synced, alice_client, alice, fund):
+    activation = _ordered(alice_client, alice, fund)
+    synced.expire_activation(activation.upstream_id)
+    Activation.objects.filter(pk=activation.pk).update(last_synced_at=None)
+    html = alice_client.get(reverse("portal:activation-status", args=[activation.pk])).content.decode()
+    assert "No SMS came in time" in html and "hx-trigger" not in html  # the page stops polling
+    assert wallet_summary(user=alice).held_cents == 0 and wallet_summary(user=alice).balance_cents == 1000
