@@ -7,7 +7,7 @@ from typing import ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -42,6 +42,24 @@ class Tenant(models.Model):
     refund_on_cancel_after_sms = models.BooleanField(
         default=True,
         help_text="Refund a user who cancels an activation after its SMS arrived (the public API promises it).",
+    )
+    max_refunds_after_sms_per_day = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="How many activations one user may cancel for a refund after their SMS arrived, per 24 h; "
+        "beyond it such a cancel is refused (409 refund_limit). Each one costs the reseller the supplier's price.",
+    )
+    upstream_fair_share_percent = models.PositiveSmallIntegerField(
+        default=25,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="The most of any supplier method's per-minute budget one user may spend; past it that user gets "
+        "429 rate_limit until the next minute, and nobody else is affected.",
+    )
+    success_guard_percent = models.PositiveSmallIntegerField(
+        default=12,
+        validators=[MaxValueValidator(100)],
+        help_text="When the storefront's own 24 h SMS success rate (orders still waiting counted as failures) "
+        "falls below this, new orders from users without a good record are refused (429 success_rate_guard), "
+        "keeping the supplier account away from its 7 % block. 0 turns the guard off.",
     )
 
     # Upstream Platfone account. The key and the webhook secret are write-only in every screen.

@@ -43,7 +43,7 @@ def _activation_detail(activation: Activation) -> dict:
         "sms_code": activation.sms_code,
         "sms_text": activation.sms_text,
         "expire_at": _ts(activation.expire_at),
-        "is_retriable": activation.is_retriable,
+        "is_retriable": activation.retriable,
     }
 
 

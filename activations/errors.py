@@ -35,6 +35,10 @@ class NotCancelable(ActivationError):
     code = "not_cancelable"
 
 
+class RefundLimitReached(ActivationError):
+    code = "refund_limit"
+
+
 class NotCancelableYet(ActivationError):
     code = "not_cancelable_yet"
 

@@ -97,6 +97,16 @@ class Activation(models.Model):
         return bool(self.sms_code or self.sms_text) or self.sms_status in SMS_ARRIVED
 
     @property
+    def retriable(self) -> bool:
+        """Another SMS can be asked for: the supplier says the number takes several, and this activation is
+        still active and not refunded (a refunded activation is closed for good)."""
+        return (
+            self.is_retriable
+            and self.activation_status == ActivationStatus.ACTIVE
+            and self.billing_status != self.BillingStatus.REFUNDED
+        )
+
+    @property
     def is_open(self) -> bool:
         """Still occupying one of the user's (and the upstream account's) active slots."""
         return self.order_status in OPEN_ORDER_STATUSES and self.activation_status in OPEN_ACTIVATION_STATUSES
@@ -169,6 +179,8 @@ class ReconciliationIssue(models.Model):
         LOST_ORDER_RESOLVED = "lost_order_resolved", "Lost order resolved"
         BILLING_MISMATCH = "billing_mismatch", "Billing mismatch"
         LATE_SMS = "late_sms", "SMS after the hold was released"
+        INVALID_UPSTREAM_DATA = "invalid_upstream_data", "Invalid value from the supplier"
+        LATE_ORDER_ANSWER = "late_order_answer", "Supplier answered after the order was closed"
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="reconciliation_issues")
     kind = models.CharField(max_length=30, choices=Kind.choices)

@@ -12,17 +12,13 @@ from collections.abc import Callable
 from celery import shared_task
 
 from accounts import selectors as accounts_selectors
-from activations import errors
-from activations.models import Activation
-from activations.services import activation_finalize, sync_due_activations
-from activations.services.actions import FINALIZE_TASK
+from activations.services import sync_due_activations
 from activations.services.maintenance import (
     close_stuck_orders,
     expire_overdue_activations,
     finalize_due_activations,
 )
 from activations.services.reconcile import reconcile_tenant
-from core.errors import UpstreamUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -59,20 +55,3 @@ def finalize_due() -> dict[str, object]:
 @shared_task(name="activations.reconcile", ignore_result=True)
 def reconcile() -> dict[str, object]:
     return _each_tenant(lambda tenant: reconcile_tenant(tenant=tenant).summary(), "reconcile", include_suspended=True)
-
-
-@shared_task(
-    name=FINALIZE_TASK,
-    ignore_result=True,
-    autoretry_for=(UpstreamUnavailable,),
-    retry_backoff=True,
-    max_retries=5,
-)
-def finalize(activation_id: int) -> None:
-    activation = Activation.objects.select_related("tenant").filter(pk=activation_id).first()
-    if activation is None:
-        return
-    try:
-        activation_finalize(activation=activation, actor="task:finalize")
-    except (errors.NotFinalizable, errors.OrderInProgress) as exc:
-        logger.info("activation %s: not finalized (%s)", activation_id, exc)

@@ -7,6 +7,7 @@ as polling, so a webhook racing a poll charges once. Answers fast; nothing here 
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.http import JsonResponse
@@ -14,6 +15,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts import selectors as accounts_selectors
 from activations import services
+from activations.models import WebhookEvent
+from activations.services.issues import invalid_upstream_data
 from activations.services.webhooks import ActivationNotKnownYet
 from platfone import webhooks
 from platfone.types import ParseError
@@ -21,6 +24,17 @@ from platfone.types import ParseError
 logger = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BYTES = 256 * 1024
+MAX_EVENT_ID_LENGTH = WebhookEvent._meta.get_field("event_id").max_length
+
+
+def _raw_activation_id(body: bytes) -> str:
+    """The activation id of an event we could not parse, if one can be read at all (for the operators' issue)."""
+    try:
+        data = json.loads(body).get("data") or {}
+        raw = (data.get("activation") or data).get("activation_id")
+    except (ValueError, AttributeError):
+        return ""
+    return raw[:64] if isinstance(raw, str) else ""
 
 
 def _answer(status: int, message: str, code: str) -> JsonResponse:
@@ -56,8 +70,15 @@ def platfone_webhook(request, tenant_slug: str):
     try:
         event = webhooks.parse_event(body)
     except ParseError as exc:
-        logger.warning("webhook for %s rejected: %s", tenant.slug, exc)
+        # Signed by the supplier, yet outside its documented shapes or ranges: nothing of it is used, and
+        # operators are told (once per activation).
+        invalid_upstream_data(tenant, _raw_activation_id(body), source="webhook", error=exc)
         return _answer(400, "Unrecognised webhook event.", "invalid_params")
+    if len(event.id) > MAX_EVENT_ID_LENGTH:
+        # Deduplicated on the whole id: one we could not store whole is refused rather than cut (two events
+        # sharing their first 100 characters must not pass for one).
+        logger.warning("webhook for %s rejected: event id of %d characters", tenant.slug, len(event.id))
+        return _answer(400, "Webhook event id too long.", "invalid_params")
     try:
         services.webhook_event_apply(tenant=tenant, event=event)
     except ActivationNotKnownYet as exc:

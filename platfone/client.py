@@ -26,6 +26,7 @@ from platfone.errors import (
     BudgetExhausted,
     Conflict,
     InvalidKey,
+    InvalidUpstreamData,
     LowSuccessRate,
     MaxPriceExceeded,
     NoNumbersAvailable,
@@ -44,6 +45,7 @@ from platfone.types import (
     CatalogResult,
     Country,
     CountryPrices,
+    NotJson,
     ParseError,
     Price,
     Report,
@@ -294,8 +296,12 @@ class PlatfoneClient:
                 if 200 <= response.status_code < 300 or (accept_304 and response.status_code == 304):
                     try:
                         return parse(response)
-                    except ParseError as exc:
+                    except NotJson as exc:
                         raise self._unavailable(http_method, path, f"malformed response: {exc}") from None
+                    except ParseError as exc:
+                        raise InvalidUpstreamData(
+                            self._redact(f"Platfone {http_method} {path}: malformed response: {exc}")
+                        ) from None
                 raise self._error(method, http_method, path, response)
             except UpstreamUnavailable as exc:
                 last_error = exc
@@ -431,7 +437,7 @@ def _body(response: requests.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise ParseError(f"body is not JSON (HTTP {response.status_code})") from None
+        raise NotJson(f"body is not JSON (HTTP {response.status_code})") from None
 
 
 def _json_parser(cls: Any) -> Callable[[requests.Response], Any]:

@@ -108,3 +108,8 @@ class UpstreamUnavailable(PlatfoneError):
     """Timeout, connection error, 5xx, or a response we could not understand."""
 
     retryable = True
+
+
+class InvalidUpstreamData(UpstreamUnavailable):
+    """The upstream answered with JSON whose shape or values are outside what its document promises (an over-long
+    code, a negative price, a timestamp in the year 3000, an unknown status). Nothing of it is used."""

@@ -7,10 +7,13 @@ wrong type, so a malformed upstream body never surfaces as a KeyError or TypeErr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 class SmsStatus(StrEnum):
@@ -53,7 +56,23 @@ ENDED = frozenset({ActivationStatus.FINALIZED, ActivationStatus.EXPIRED, Activat
 
 
 class ParseError(ValueError):
-    """A response body did not have the documented shape."""
+    """A response body did not have the documented shape, or a value in it is out of its documented range."""
+
+
+class NotJson(ParseError):
+    """The body is not JSON at all (a proxy's error page, a truncated answer): a transient fault."""
+
+
+# The ranges of the values we accept from the upstream: what its document promises, and what our tables hold.
+# A value outside them is rejected with the whole snapshot (it never reaches a model).
+ID_PATTERN = re.compile(r"[\x21-\x7e]{1,64}")  # printable ASCII, no spaces: our column holds 64
+PHONE_PATTERN = re.compile(r"\+?[0-9]{5,20}")  # E.164 has at most 15 digits; our column holds 32
+SERVICE_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,30}")
+COUNTRY_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{2,9}")
+MAX_PRICE_CENTS = 10_000  # the upstream's max_price range is 1..10000 cents
+MAX_SMS_CODE_LENGTH = 64
+MAX_SMS_TEXT_LENGTH = 10_000
+TIMESTAMP_RANGE = (0, 4_102_444_800)  # up to 2100-01-01, Unix seconds: beyond, datetimes overflow
 
 
 def _obj(data: Any, what: str) -> Mapping[str, Any]:
@@ -82,6 +101,11 @@ def _int(data: Mapping[str, Any], key: str, *, optional: bool = False) -> int | 
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise ParseError(f"field {key!r}: expected an integer, got {value!r}")
+
+
+def _req(value: T | None) -> T:
+    assert value is not None  # the value was required by the reader that produced it
+    return value
 
 
 def _req_int(data: Mapping[str, Any], key: str) -> int:
@@ -129,6 +153,28 @@ def _req_enum(data: Mapping[str, Any], key: str, allowed: frozenset[str]) -> str
     return value
 
 
+def _matching(value: str | None, key: str, pattern: re.Pattern[str]) -> str | None:
+    if value is not None and not pattern.fullmatch(value):
+        raise ParseError(f"field {key!r}: {value[:80]!r} is not a valid value")
+    return value
+
+
+def _at_most(value: str | None, key: str, length: int) -> str | None:
+    if value is not None and len(value) > length:
+        raise ParseError(f"field {key!r}: longer than {length} characters")
+    return value
+
+
+def _in_range(value: int | None, key: str, low: int, high: int) -> int | None:
+    if value is not None and not low <= value <= high:
+        raise ParseError(f"field {key!r}: {value} is out of range {low}..{high}")
+    return value
+
+
+def _timestamp(data: Mapping[str, Any], key: str, *, optional: bool = False) -> int | None:
+    return _in_range(_int(data, key, optional=optional), key, *TIMESTAMP_RANGE)
+
+
 def _number(data: Mapping[str, Any], key: str) -> float:
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -159,6 +205,8 @@ class Activation:
 
     @classmethod
     def from_json(cls, data: Any) -> Activation:
+        """Parse and validate every field (types, lengths, ranges, enums): a snapshot that passes fits our tables
+        and our arithmetic; one that does not raises ``ParseError`` naming the field."""
         data = _obj(data, "activation")
         phone = data.get("phone")
         # The upstream sends digits without "+"; tolerate a JSON number but never reformat the digits.
@@ -167,22 +215,22 @@ class Activation:
         if not isinstance(phone, str) or not phone:
             raise ParseError("field 'phone': expected a non-empty string")
         return cls(
-            activation_id=_req_str(data, "activation_id"),
-            price=_req_int(data, "price"),
-            phone=phone,
-            country_id=_req_str(data, "country_id"),
-            service_id=_req_str(data, "service_id"),
+            activation_id=_req(_matching(_req_str(data, "activation_id"), "activation_id", ID_PATTERN)),
+            price=_req(_in_range(_req_int(data, "price"), "price", 0, MAX_PRICE_CENTS)),
+            phone=_req(_matching(phone, "phone", PHONE_PATTERN)),
+            country_id=_req(_matching(_req_str(data, "country_id"), "country_id", COUNTRY_ID_PATTERN)),
+            service_id=_req(_matching(_req_str(data, "service_id"), "service_id", SERVICE_ID_PATTERN)),
             sms_status=_req_enum(data, "sms_status", SMS_STATUSES),
             activation_status=_req_enum(data, "activation_status", ACTIVATION_STATUSES),
             billing_status=_req_enum(data, "billing_status", BILLING_STATUSES),
             report_status=_enum(data, "report_status", REPORT_STATUSES, optional=True),
-            sms_code=_str(data, "sms_code", optional=True),
-            sms_text=_str(data, "sms_text", optional=True),
-            expire_at=_req_int(data, "expire_at"),
-            updated_at=_req_int(data, "updated_at"),
-            created_at=_req_int(data, "created_at"),
+            sms_code=_at_most(_str(data, "sms_code", optional=True), "sms_code", MAX_SMS_CODE_LENGTH),
+            sms_text=_at_most(_str(data, "sms_text", optional=True), "sms_text", MAX_SMS_TEXT_LENGTH),
+            expire_at=_req(_timestamp(data, "expire_at")),
+            updated_at=_req(_timestamp(data, "updated_at")),
+            created_at=_req(_timestamp(data, "created_at")),
             is_retriable=_bool(data, "is_retriable", default=False),
-            cancelable_after=_int(data, "cancelable_after", optional=True),
+            cancelable_after=_timestamp(data, "cancelable_after", optional=True),
         )
 
     def is_expired(self, now: float) -> bool:
@@ -216,15 +264,26 @@ class _Page:
 
 @dataclass(frozen=True)
 class ActivationPage(_Page):
-    """One page of `GET activation/history`, newest first."""
+    """One page of `GET activation/history`, newest first.
+
+    An item that fails validation does not sink the page: it is set aside in ``rejected`` as (the activation id
+    if one can be read, the reason), so the valid ones can still be reconciled.
+    """
 
     activations: tuple[Activation, ...]
+    rejected: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_json(cls, data: Any) -> ActivationPage:
         data = _obj(data, "activation history")
-        items = tuple(Activation.from_json(item) for item in _list(data.get("activations"), "activations"))
-        return cls(activations=items, **cls._fields(data))
+        items, rejected = [], []
+        for item in _list(data.get("activations"), "activations"):
+            try:
+                items.append(Activation.from_json(item))
+            except ParseError as exc:
+                raw_id = item.get("activation_id") if isinstance(item, Mapping) else None
+                rejected.append((raw_id[:64] if isinstance(raw_id, str) else "", str(exc)))
+        return cls(activations=tuple(items), rejected=tuple(rejected), **cls._fields(data))
 
 
 @dataclass(frozen=True)

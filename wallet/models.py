@@ -5,7 +5,8 @@ balance rises), negative debits it. An account's balance is the sum of its posti
 entry sum to zero. So a user wallet's balance is what the user can spend, ``funding`` goes negative by
 everything ever deposited, ``tenant_revenue`` is positive by what users were charged net of refunds, and
 ``tenant_upstream_cost`` is positive by what the tenant paid (owes) Platfone, with ``tenant_upstream_payable``
-as its negative mirror.
+as its negative mirror. A supplier cost whose sale was refunded to the user (while the supplier kept the money)
+is moved from ``tenant_upstream_cost`` to ``tenant_refund_loss``: what refunds cost, named.
 
 Only ``wallet.services`` writes these tables. The ledger is append-only: entries and postings are never
 changed or deleted (on PostgreSQL a trigger refuses it); mistakes are fixed with new, reversing entries.
@@ -25,6 +26,8 @@ class Account(models.Model):
         TENANT_REVENUE = "tenant_revenue", "Tenant revenue"
         TENANT_UPSTREAM_COST = "tenant_upstream_cost", "Tenant upstream cost"
         TENANT_UPSTREAM_PAYABLE = "tenant_upstream_payable", "Tenant upstream payable"
+        # Supplier costs of sales the tenant refunded to its users (the supplier kept the money): a named loss.
+        TENANT_REFUND_LOSS = "tenant_refund_loss", "Tenant refund losses"
         FUNDING = "funding", "Funding (deposits)"
         ADJUSTMENTS = "adjustments", "Adjustments"
 
@@ -89,6 +92,7 @@ class JournalEntry(models.Model):
         ADJUSTMENT = "adjustment", "Adjustment"
         UPSTREAM_COST = "upstream_cost", "Upstream cost"
         UPSTREAM_COST_REVERSAL = "upstream_cost_reversal", "Upstream cost reversal"
+        REFUND_LOSS = "refund_loss", "Refund loss"
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="journal_entries")
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -117,7 +121,7 @@ class JournalEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(idempotency_key=""), name="wallet_entry_key_not_empty"),
             models.CheckConstraint(
-                condition=Q(reverses__isnull=True) | Q(kind__in=["refund", "upstream_cost_reversal"]),
+                condition=Q(reverses__isnull=True) | Q(kind__in=["refund", "upstream_cost_reversal", "refund_loss"]),
                 name="wallet_entry_only_reversals_reverse",
             ),
             # An upstream cost is reversed at most once (refunds may be partial, so several per charge).
@@ -125,6 +129,12 @@ class JournalEntry(models.Model):
                 fields=["reverses"],
                 condition=Q(kind="upstream_cost_reversal"),
                 name="wallet_entry_upstream_cost_reversed_once",
+            ),
+            # An upstream cost is written off as a refund loss at most once.
+            models.UniqueConstraint(
+                fields=["reverses"],
+                condition=Q(kind="refund_loss"),
+                name="wallet_entry_upstream_cost_written_off_once",
             ),
         ]
 

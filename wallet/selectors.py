@@ -76,11 +76,12 @@ def entries_for_reference(*, tenant: Tenant, reference: str) -> list[JournalEntr
 @dataclass(frozen=True)
 class ReferenceMoney:
     """What one reference (an activation) brought in and cost. All amounts positive; ``margin_cents`` may be
-    negative."""
+    negative: a refunded sale whose supplier kept its price shows it as ``refund_loss_cents``, a named loss."""
 
     charged_cents: int
     refunded_cents: int
     upstream_cost_cents: int
+    refund_loss_cents: int = 0
 
     @property
     def revenue_cents(self) -> int:
@@ -88,25 +89,39 @@ class ReferenceMoney:
 
     @property
     def margin_cents(self) -> int:
-        return self.revenue_cents - self.upstream_cost_cents
+        return self.revenue_cents - self.upstream_cost_cents - self.refund_loss_cents
 
 
 def reference_money(*, tenant: Tenant, reference: str) -> ReferenceMoney:
-    """Charged, refunded and net upstream cost of one reference, from the tenant's revenue and cost accounts."""
-    charged = refunded = upstream = 0
+    """Charged, refunded, net upstream cost and refund loss of one reference, from the tenant's revenue, cost
+    and refund-loss accounts."""
+    charged = refunded = upstream = loss = 0
     legs = Posting.objects.filter(
         entry__tenant=tenant,
         entry__reference=reference,
-        account__type__in=[Account.Type.TENANT_REVENUE, Account.Type.TENANT_UPSTREAM_COST],
-    ).values_list("entry__kind", "amount_cents")
-    for kind, amount in legs:
-        if kind == JournalEntry.Kind.CHARGE:
+        account__type__in=[
+            Account.Type.TENANT_REVENUE,
+            Account.Type.TENANT_UPSTREAM_COST,
+            Account.Type.TENANT_REFUND_LOSS,
+        ],
+    ).values_list("entry__kind", "account__type", "amount_cents")
+    for kind, account_type, amount in legs:
+        if account_type == Account.Type.TENANT_UPSTREAM_COST:
+            upstream += amount  # costs (+), their reversals and write-offs (-)
+        elif account_type == Account.Type.TENANT_REFUND_LOSS:
+            loss += amount  # write-offs (+), reversed when the supplier refunds after all (-)
+        elif kind == JournalEntry.Kind.CHARGE:
             charged += amount
         elif kind == JournalEntry.Kind.REFUND:
             refunded -= amount
-        else:  # upstream cost (+) and its reversal (-)
-            upstream += amount
-    return ReferenceMoney(charged_cents=charged, refunded_cents=refunded, upstream_cost_cents=upstream)
+    return ReferenceMoney(
+        charged_cents=charged, refunded_cents=refunded, upstream_cost_cents=upstream, refund_loss_cents=loss
+    )
+
+
+def entry_posted(*, idempotency_key: str) -> bool:
+    """Whether an entry was posted under the key."""
+    return JournalEntry.objects.filter(idempotency_key=idempotency_key).exists()
 
 
 def hold_for_reference(*, tenant: Tenant, reference: str) -> Hold | None:

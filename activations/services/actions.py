@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from activations import errors
 from activations.models import Activation
 from activations.services.settlement import Outcome, apply_upstream_state, record_event
@@ -17,18 +18,19 @@ from core.errors import UpstreamUnavailable
 from platfone import errors as upstream
 from platfone.types import ActivationStatus, BillingStatus, ReportReason, ReportResult, SmsStatus
 
-# The Celery task (activations.tasks) that finalizes one activation upstream, queued by name: services are
-# what tasks call, never the other way round.
-FINALIZE_TASK = "activations.finalize"
-
 logger = logging.getLogger(__name__)
+
+REFUND_LIMIT_WINDOW = timedelta(hours=24)
 
 
 def activation_cancel(*, activation: Activation, actor: str) -> Activation:
-    """Cancel for the user. Before an SMS: cancel upstream and release the hold. After an SMS (charged),
-    while the activation is still active: refund once when the tenant allows it, and finalize upstream to
-    free the slot. Canceling again is harmless.
-    Raises ``NotCancelable`` / ``NotCancelableYet`` / ``OrderInProgress`` / ``UpstreamUnavailable``.
+    """Cancel for the user. Before an SMS: cancel upstream and release the hold. After an SMS (charged), while
+    the activation is still active and the tenant allows it: finalize upstream FIRST (no further SMS can arrive
+    on a number we refund), then refund once, booking the supplier's price as a refund loss; at most the
+    tenant's ``max_refunds_after_sms_per_day`` such refunds per user per 24 h. A refunded activation is closed
+    for good. Canceling again is harmless.
+    Raises ``NotCancelable`` / ``NotCancelableYet`` / ``RefundLimitReached`` / ``OrderInProgress`` /
+    ``UpstreamUnavailable`` (nothing was refunded).
     """
     if activation.order_status == Activation.OrderStatus.ORDERING:
         raise errors.OrderInProgress()
@@ -56,7 +58,9 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
             canceled_upstream = False  # refused: most likely the SMS just arrived; a fresh snapshot tells
         except upstream.PlatfoneError as exc:
             raise UpstreamUnavailable("Our number supplier did not confirm the cancel; try again shortly.") from exc
-        activation = _sync_now(activation, client=client, actor=actor, canceled_upstream=canceled_upstream)
+        activation = _sync_now(
+            activation, client=client, actor=actor, confirmed=ActivationStatus.CANCELED if canceled_upstream else None
+        )
         if not activation.sms_received:
             if activation.activation_status == ActivationStatus.ACTIVE:
                 raise errors.NotCancelable(
@@ -71,29 +75,66 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
             # The document's refund on cancel is for a number the user abandons; once finalized or expired
             # the code has been used (or the window is over), so canceling is no longer a free refund.
             raise errors.NotCancelable("This activation is finished; it can no longer be canceled.")
-        activation = apply_upstream_state(activation, None, actor=actor, outcome=Outcome(cancel_requested=True))
+        _check_refund_limit(activation)
+        # Close the number upstream before any refund: once refunded, no further SMS may reach the user.
+        try:
+            client.finalize_activation(upstream_id)
+            finalized = True
+        except upstream.BadRequest:
+            finalized = False  # refused: it may have ended meanwhile; the fresh snapshot tells
+        except upstream.PlatfoneError as exc:
+            raise UpstreamUnavailable(
+                "Our number supplier did not confirm closing this number; nothing was refunded. Try again shortly."
+            ) from exc
+        activation = _sync_now(
+            activation, client=client, actor=actor, confirmed=ActivationStatus.FINALIZED if finalized else None
+        )
         if activation.activation_status == ActivationStatus.ACTIVE:
-            # Free the upstream slot in the background: the user's refund does not wait for the upstream.
-            finalize = current_app.tasks[FINALIZE_TASK]
-            transaction.on_commit(lambda: finalize.delay(activation.pk), robust=True)
-        return activation
+            raise errors.NotCancelable("The supplier refused to close this number; it can no longer be canceled.")
+        return _refund_after_sms(activation, actor=actor)
     return activation
 
 
-def _sync_now(activation: Activation, *, client, actor: str, canceled_upstream: bool) -> Activation:
+def _refunds_after_sms_today(user_id: int) -> int:
+    since = timezone.now() - REFUND_LIMIT_WINDOW
+    return Activation.objects.filter(user_id=user_id, cancel_requested_at__gte=since).count()
+
+
+def _check_refund_limit(activation: Activation) -> None:
+    limit = activation.tenant.max_refunds_after_sms_per_day
+    if _refunds_after_sms_today(activation.user_id) >= limit:
+        raise errors.RefundLimitReached(
+            f"You have canceled {limit} numbers for a refund after their SMS arrived in the last 24 hours, "
+            "the most this storefront allows; this one can no longer be refunded.",
+            limit=limit,
+        )
+
+
+@transaction.atomic
+def _refund_after_sms(activation: Activation, *, actor: str) -> Activation:
+    # The user's row serializes this user's refund decisions: two cancels at once cannot both pass the limit.
+    User.objects.select_for_update().filter(pk=activation.user_id).first()
+    _check_refund_limit(activation)
+    return apply_upstream_state(activation, None, actor=actor, outcome=Outcome(cancel_requested=True))
+
+
+def _sync_now(activation: Activation, *, client, actor: str, confirmed: str | None) -> Activation:
+    """Read the activation back after a cancel or finalize and apply it. When the upstream ``confirmed`` the
+    action but cannot be read back, what we know happened is recorded."""
     try:
         snapshot = client.get_activation(_placed_upstream_id(activation))
     except upstream.PlatfoneError as exc:
-        if not canceled_upstream:
-            raise UpstreamUnavailable("Our number supplier did not confirm the cancel; try again shortly.") from exc
-        # The upstream accepted the cancel but we could not read it back: record what we know happened.
-        synthetic = snapshot_from_activation(
+        if confirmed is None:
+            raise UpstreamUnavailable("Our number supplier did not confirm the change; try again shortly.") from exc
+        billing = (
+            BillingStatus.RELEASED if confirmed == ActivationStatus.CANCELED else activation.upstream_billing_status
+        )
+        snapshot = snapshot_from_activation(
             activation,
-            activation_status=ActivationStatus.CANCELED,
-            billing_status=BillingStatus.RELEASED,
+            activation_status=confirmed,
+            billing_status=billing,
             updated_at=max(activation.upstream_updated_at or 0, int(timezone.now().timestamp())),
         )
-        return apply_upstream_state(activation, synthetic, actor=actor)
     return apply_upstream_state(activation, snapshot, actor=actor)
 
 
@@ -121,11 +162,9 @@ def activation_retry(*, activation: Activation, actor: str) -> Activation:
     Raises ``NotRetriable`` / ``UpstreamUnavailable``.
     """
     upstream_id = _placed_upstream_id(activation)
-    if not (
-        activation.is_retriable
-        and activation.activation_status == ActivationStatus.ACTIVE
-        and activation.sms_status in {SmsStatus.RECEIVED, SmsStatus.RETRY_RECEIVED}
-    ):
+    if activation.billing_status == Activation.BillingStatus.REFUNDED:
+        raise errors.NotRetriable("This activation was refunded; it is closed for good.")
+    if not (activation.retriable and activation.sms_status in {SmsStatus.RECEIVED, SmsStatus.RETRY_RECEIVED}):
         raise errors.NotRetriable(
             "Another SMS can be requested only for an active, retriable activation after its SMS arrived."
         )
@@ -146,6 +185,8 @@ def activation_finalize(*, activation: Activation, actor: str) -> Activation:
     Raises ``NotFinalizable`` / ``UpstreamUnavailable``.
     """
     upstream_id = _placed_upstream_id(activation)
+    if activation.billing_status == Activation.BillingStatus.REFUNDED:
+        raise errors.NotFinalizable("This activation was refunded; it is closed for good.")
     if activation.activation_status == ActivationStatus.FINALIZED:
         return activation
     if activation.activation_status != ActivationStatus.ACTIVE or not activation.sms_received:

@@ -9,11 +9,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Tenant
-from activations import errors
 from activations.models import Activation
 from activations.services.actions import activation_finalize
+from activations.services.issues import each_isolated
 from activations.services.settlement import Outcome, apply_upstream_state
 from activations.services.sync import activation_refresh
+from core.errors import DomainError
 from platfone import errors as upstream
 from platfone.types import ActivationStatus
 
@@ -38,11 +39,11 @@ def expire_overdue_activations(*, tenant: Tenant, limit: int = 200) -> int:
         .select_related("tenant")
         .order_by("expire_at")[:limit]
     )
-    count = 0
-    for activation in overdue:
-        activation_refresh(activation=activation, actor="task:expire", polled=False)
-        count += 1
-    return count
+    return each_isolated(
+        overdue,
+        lambda activation: activation_refresh(activation=activation, actor="task:expire", polled=False),
+        what=f"expire {tenant.slug}",
+    )
 
 
 def finalize_due_activations(*, tenant: Tenant, limit: int = 50) -> int:
@@ -59,15 +60,16 @@ def finalize_due_activations(*, tenant: Tenant, limit: int = 50) -> int:
         .select_related("tenant")
         .order_by(F("sms_received_at").asc())[:limit]
     )
-    finalized = 0
-    for activation in due:
+    postponed: list[int] = []
+
+    def finalize(activation: Activation) -> None:
         try:
             activation_finalize(activation=activation, actor="task:finalize")
-        except (errors.ActivationError, upstream.PlatfoneError) as exc:
+        except (DomainError, upstream.PlatfoneError) as exc:  # refused or unreachable: the next run tries again
             logger.info("activation %s: finalize postponed (%r)", activation.pk, exc)
-            continue
-        finalized += 1
-    return finalized
+            postponed.append(activation.pk)
+
+    return each_isolated(due, finalize, what=f"finalize {tenant.slug}") - len(postponed)
 
 
 def close_stuck_orders(*, tenant: Tenant, older_than_seconds: int = 120) -> int:
@@ -77,10 +79,10 @@ def close_stuck_orders(*, tenant: Tenant, older_than_seconds: int = 120) -> int:
     stuck = Activation.objects.filter(
         tenant=tenant, order_status=Activation.OrderStatus.ORDERING, created_at__lte=cutoff
     ).values_list("pk", flat=True)
-    count = 0
-    for activation_id in stuck:
-        apply_upstream_state(
+    return each_isolated(
+        stuck,
+        lambda activation_id: apply_upstream_state(
             activation_id, None, actor="task:expire", outcome=Outcome(order_status="lost", order_error="stuck")
-        )
-        count += 1
-    return count
+        ),
+        what=f"close stuck orders of {tenant.slug}",
+    )

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from accounts.models import Tenant, User
 from activations import errors, selectors
-from activations.models import Activation
+from activations.models import Activation, ReconciliationIssue
+from activations.services.issues import issue_record
 from activations.services.settlement import (
     Outcome,
     apply_upstream_state,
@@ -23,11 +24,13 @@ from catalog.errors import NoNumbers, UnknownServiceOrCountry, UpstreamNotConfig
 from catalog.upstream import client_for_tenant
 from core.errors import InvalidInput, UpstreamUnavailable
 from platfone import errors as upstream
+from platfone.types import Activation as Snapshot
 from wallet import services as wallet
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+TOO_LATE = "Our number supplier answered too late; nothing was charged. Try again."
 
 
 def activation_create(
@@ -179,13 +182,15 @@ def _order_upstream(
                 raise errors.MaxPriceTooLow(
                     "No number is available within your max_price right now.", suggested_cents=suggested_sell
                 ) from exc
-            _rehold(activation, amount=suggested_sell, actor=actor)
+            _rehold(activation, amount=suggested_sell, actor=actor)  # OrderClosed if beat closed it meanwhile
             snapshot = client.create_activation(
                 service_id=service_id, country_id=country_id, max_price=exc.suggested_price, order_id=exc.order_id
             )
     except wallet.InsufficientBalance:
         _fail(activation, "insufficient_balance_on_reprice", actor=actor)
         raise
+    except OrderClosed as exc:
+        raise UpstreamUnavailable(TOO_LATE) from exc
     except upstream.NoNumbersAvailable as exc:
         _fail(activation, "no_numbers", actor=actor)
         raise NoNumbers() from exc
@@ -226,22 +231,89 @@ def _order_upstream(
         if snapshot.price <= quote.backend_cents and quote.sell_price_cents <= max_sell
         else quote.sell(snapshot.price)
     )
-    if final_sell < activation.sell_price_cents:
-        # Cheaper than held (the user's max_price was below our quote). Never more than held: if the upstream
-        # billed above the max_price we sent, the reseller absorbs the difference, not the user.
-        _rehold(activation, amount=final_sell, actor=actor)
-    Activation.objects.filter(pk=activation.pk).update(price_cents=snapshot.price, last_synced_at=timezone.now())
-    return apply_upstream_state(activation, snapshot, actor=actor, outcome=Outcome(order_status="placed"))
+    placed = _record_placed(activation, snapshot, final_sell=final_sell, actor=actor)
+    if placed is not None:
+        return placed
+    # The order was closed while the supplier's answer was on its way, and cannot be adopted: let it go.
+    _let_go(activation, snapshot, client=client, actor=actor)
+    raise UpstreamUnavailable(TOO_LATE)
+
+
+def _record_placed(activation: Activation, snapshot: Snapshot, *, final_sell: int, actor: str) -> Activation | None:
+    """Record the supplier's answer on our order, under its row lock. An order still being placed is placed on
+    its hold (lowered to ``final_sell`` when cheaper: never more than held, if the upstream billed above the
+    max_price we sent, the reseller absorbs the difference). One the beat closed as lost meanwhile is adopted
+    only on a fresh hold; None when it cannot be (too little balance now, or closed for good)."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Activation.objects.select_for_update(of=("self",)).select_related("user").get(pk=activation.pk)
+        if locked.order_status == Activation.OrderStatus.ORDERING:
+            if final_sell < locked.sell_price_cents:
+                _rehold(locked, amount=final_sell, actor=actor)
+            Activation.objects.filter(pk=locked.pk).update(price_cents=snapshot.price, last_synced_at=now)
+            return apply_upstream_state(locked.pk, snapshot, actor=actor, outcome=Outcome(order_status="placed"))
+        if locked.order_status != Activation.OrderStatus.LOST:
+            return None
+        try:
+            with transaction.atomic():
+                hold = wallet.place_hold(
+                    user=locked.user,
+                    amount_cents=final_sell,
+                    idempotency_key=settlement_key(locked.pk, "hold:adopted"),
+                    reference=ledger_reference(locked.pk),
+                    description=f"Order {locked.service_id} {locked.country_id} #{locked.pk} (answered late)",
+                )
+                Activation.objects.filter(pk=locked.pk).update(
+                    price_cents=snapshot.price, sell_price_cents=final_sell, last_synced_at=now
+                )
+                record_event(locked.pk, actor=actor, kind="adopted", hold_cents=final_sell)
+                return apply_upstream_state(
+                    locked.pk,
+                    snapshot,
+                    actor=actor,
+                    outcome=Outcome(order_status="placed", adopt_hold_id=hold.pk),
+                )
+        except wallet.InsufficientBalance:
+            return None
+
+
+def _let_go(activation: Activation, snapshot: Snapshot, *, client, actor: str) -> None:
+    """A supplier activation nobody holds money for: record it on the closed order (it settles as a late answer:
+    never charged to the user), cancel it upstream when it can be, and tell operators; reconciliation cancels
+    or finalizes it later if it cannot be canceled yet."""
+    action = "left to reconciliation (not cancelable yet)"
+    if snapshot.can_cancel(int(timezone.now().timestamp())):
+        try:
+            client.cancel_activation(snapshot.activation_id)
+            action = "canceled upstream"
+        except upstream.PlatfoneError as exc:
+            action = f"left to reconciliation: {type(exc).__name__}"
+    apply_upstream_state(activation.pk, snapshot, actor=actor)
+    issue_record(
+        activation.tenant,
+        ReconciliationIssue.Kind.LATE_ORDER_ANSWER,
+        snapshot.activation_id,
+        activation=activation,
+        detail={"price_cents": snapshot.price, "order_status": Activation.objects.get(pk=activation.pk).order_status},
+        action=action,
+    )
 
 
 def _fail(activation: Activation, reason: str, *, actor: str) -> None:
     apply_upstream_state(activation, None, actor=actor, outcome=Outcome(order_status="failed", order_error=reason))
 
 
+class OrderClosed(Exception):
+    """The order was closed (as lost, by the beat) while its supplier call was on its way: no new hold."""
+
+
 @transaction.atomic
 def _rehold(activation: Activation, *, amount: int, actor: str) -> None:
-    """Replace the order's hold by one of ``amount`` (the price moved). Raises InsufficientBalance."""
-    locked = Activation.objects.select_for_update().get(pk=activation.pk)
+    """Replace the order's hold by one of ``amount`` (the price moved). Raises InsufficientBalance, and
+    ``OrderClosed`` for an order no longer being placed (a hold placed on it would never be released)."""
+    locked = Activation.objects.select_for_update(of=("self",)).select_related("user").get(pk=activation.pk)
+    if locked.order_status != Activation.OrderStatus.ORDERING:
+        raise OrderClosed(locked.order_status)
     if locked.sell_price_cents == amount:
         return
     if locked.hold_id is not None:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant
 from activations.models import Activation, ReconciliationIssue, UpstreamAccountStatus
+from activations.services.issues import NOTHING_TO_DO, each_isolated, invalid_upstream_data, issue_record
 from activations.services.settlement import Outcome, apply_upstream_state
 from catalog.upstream import client_for_tenant
 from platfone import errors as upstream
@@ -36,8 +37,6 @@ LOST_ORDER_MATCH_WINDOW = timedelta(minutes=5)
 # (ordering.py keeps an order "ordering" at most this long, see close_stuck_orders): it is left to a later run.
 IN_FLIGHT_WINDOW = timedelta(seconds=120)
 ACTOR = "task:reconcile"
-NOTHING_TO_DO = "none needed"
-DONE_ACTIONS = ("canceled upstream", "finalized upstream")
 
 
 @dataclass
@@ -75,10 +74,17 @@ def reconcile_tenant(*, tenant: Tenant, max_pages: int = 5) -> ReconcileReport:
             logger.warning("reconcile %s: history page %s unavailable (%r)", tenant.slug, page, exc)
             break
         report.pages += 1
+        for rejected_id, error in history.rejected:
+            report.seen += 1
+            invalid_upstream_data(tenant, rejected_id, source="history", error=error)
         for snapshot in history.activations:
             report.seen += 1
             oldest_seen = snapshot.created_at if oldest_seen is None else min(oldest_seen, snapshot.created_at)
-            _reconcile_one(tenant, snapshot, client=client, report=report)
+        each_isolated(
+            history.activations,
+            lambda snapshot: _reconcile_one(tenant, snapshot, client=client, report=report),
+            what=f"reconcile {tenant.slug}",
+        )
         if page >= history.pages or not history.activations:
             report.complete = True
             break
@@ -102,9 +108,18 @@ def _reconcile_one(tenant: Tenant, snapshot: Snapshot, *, client, report: Reconc
         return
     activation = apply_upstream_state(activation, snapshot, actor=ACTOR)
     report.synced += 1
+    if (
+        activation.order_status != Activation.OrderStatus.PLACED
+        and snapshot.activation_status == ActivationStatus.ACTIVE
+    ):
+        # A supplier activation recorded on an order we closed (its answer came too late): nobody holds money
+        # for it, so it is canceled (or finalized, once billed) like one we never knew.
+        _dispose_unknown(
+            tenant, snapshot, activation=activation, client=client, kind=ReconciliationIssue.Kind.LATE_ORDER_ANSWER
+        )
     if _billing_disagrees(activation, snapshot):
         report.mismatches.append(activation.pk)
-        _issue(
+        issue_record(
             tenant,
             ReconciliationIssue.Kind.BILLING_MISMATCH,
             snapshot.activation_id,
@@ -150,7 +165,14 @@ def _match_lost_order(tenant: Tenant, snapshot: Snapshot) -> Activation | None:
     return None
 
 
-def _dispose_unknown(tenant: Tenant, snapshot: Snapshot, *, activation: Activation | None, client) -> None:
+def _dispose_unknown(
+    tenant: Tenant,
+    snapshot: Snapshot,
+    *,
+    activation: Activation | None,
+    client,
+    kind: str = ReconciliationIssue.Kind.UNKNOWN_UPSTREAM,
+) -> None:
     now = int(timezone.now().timestamp())
     action = NOTHING_TO_DO
     if snapshot.activation_status == ActivationStatus.ACTIVE:
@@ -174,9 +196,9 @@ def _dispose_unknown(tenant: Tenant, snapshot: Snapshot, *, activation: Activati
             reference=f"upstream:{snapshot.activation_id}",
             actor=ACTOR,
         )
-    _issue(
+    issue_record(
         tenant,
-        ReconciliationIssue.Kind.UNKNOWN_UPSTREAM,
+        kind,
         snapshot.activation_id,
         activation=activation,
         detail={
@@ -203,21 +225,11 @@ def _close_lost_orders(tenant: Tenant, *, oldest_seen: int | None, complete: boo
         unmatched = unmatched.filter(
             created_at__gte=datetime.fromtimestamp(oldest_seen, tz=UTC) + LOST_ORDER_MATCH_WINDOW
         )
-    for activation in unmatched:
+
+    def close(activation: Activation) -> None:
         apply_upstream_state(
             activation, None, actor=ACTOR, outcome=Outcome(order_status="failed", order_error="never reached upstream")
         )
         report.lost_failed.append(activation.pk)
 
-
-def _issue(tenant, kind, upstream_id, *, activation, detail, action) -> None:
-    issue, created = ReconciliationIssue.objects.get_or_create(
-        tenant=tenant,
-        kind=kind,
-        upstream_id=upstream_id,
-        defaults={"activation": activation, "detail": detail, "action": action},
-    )
-    if created or (action == NOTHING_TO_DO and issue.action.startswith(DONE_ACTIONS)):
-        return  # a later run finding nothing left to do must not erase what an earlier run did
-    if issue.action != action or issue.detail != detail:
-        ReconciliationIssue.objects.filter(pk=issue.pk).update(action=action, detail=detail)
+    each_isolated(unmatched, close, what=f"close lost orders of {tenant.slug}")

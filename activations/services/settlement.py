@@ -16,11 +16,22 @@ from django.utils import timezone
 
 from activations.models import Activation, ActivationEvent, ReconciliationIssue
 from activations.services.snapshots import values_from_snapshot
+from platfone.types import ENDED, ActivationStatus, BillingStatus, ReportStatus
 from platfone.types import Activation as Snapshot
-from platfone.types import ActivationStatus, BillingStatus, ReportStatus
+from wallet import selectors as wallet_selectors
 from wallet import services as wallet
 
 logger = logging.getLogger(__name__)
+
+OrderStatus = Activation.OrderStatus
+# Order statuses only move forward, along these arrows (the one table of them). A lost order (its answer never
+# came) is closed as failed by reconciliation, or placed after all only with a fresh hold (``adopt_hold_id``).
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    OrderStatus.ORDERING: frozenset({OrderStatus.PLACED, OrderStatus.FAILED, OrderStatus.LOST}),
+    OrderStatus.LOST: frozenset({OrderStatus.FAILED, OrderStatus.PLACED}),
+    OrderStatus.PLACED: frozenset(),
+    OrderStatus.FAILED: frozenset(),
+}
 
 
 def ledger_reference(activation_id: int) -> str:
@@ -41,12 +52,16 @@ def record_event(activation_id: int, *, actor: str, kind: str, **detail) -> None
 
 @dataclass(frozen=True)
 class Outcome:
-    """A local fact to apply together with (or instead of) an upstream snapshot."""
+    """A local fact to apply together with (or instead of) an upstream snapshot.
+
+    ``adopt_hold_id``: a lost order whose answer came late is placed after all, on this fresh hold.
+    """
 
     order_status: str | None = None
     order_error: str = ""
     cancel_requested: bool = False
     local_expiry: bool = False
+    adopt_hold_id: int | None = None
 
 
 def apply_upstream_state(
@@ -60,9 +75,11 @@ def apply_upstream_state(
 
     Locks the activation row (``select_for_update``) for the whole transaction. A snapshot whose
     ``updated_at`` is older than the one already recorded is ignored as stale (an equal one is applied
-    again, harmlessly). Settlement after the update is idempotent: charge once when an SMS has arrived,
-    release the hold when the activation ended without one, refund once after an approved report or a
-    cancel after the charge. Returns the activation as stored after the change.
+    again, harmlessly), and so is one that would bring an ended activation back to active. Order statuses only
+    move along ``ORDER_TRANSITIONS``. Settlement after the update converges in this one call and is
+    idempotent: charge once when an SMS has arrived, release the hold when the activation ended without one,
+    refund once after an approved report or a cancel after the charge (booking the supplier's price as a
+    refund loss when the supplier kept it). Returns the activation as stored after the change.
     """
     activation_id = activation if isinstance(activation, int) else activation.pk
     outcome = outcome or Outcome()
@@ -74,9 +91,7 @@ def apply_upstream_state(
         if snapshot is not None and not _is_stale(locked, snapshot):
             changed += _record_snapshot(locked, snapshot)
         if outcome.order_status and locked.order_status != outcome.order_status:
-            locked.order_status = outcome.order_status
-            locked.order_error = outcome.order_error[:200]
-            changed += ["order_status", "order_error"]
+            changed += _move_order(locked, outcome, actor=actor)
         if outcome.cancel_requested and locked.cancel_requested_at is None:
             locked.cancel_requested_at = timezone.now()
             changed.append("cancel_requested_at")
@@ -101,7 +116,29 @@ def apply_upstream_state(
 
 
 def _is_stale(activation: Activation, snapshot: Snapshot) -> bool:
+    if activation.activation_status in ENDED and snapshot.activation_status == ActivationStatus.ACTIVE:
+        return True  # ended is final upstream: an "active" snapshot is an old read, whatever its timestamp
     return activation.upstream_updated_at is not None and snapshot.updated_at < activation.upstream_updated_at
+
+
+def _move_order(activation: Activation, outcome: Outcome, *, actor: str) -> list[str]:
+    """Move the order status along ``ORDER_TRANSITIONS``; anything else is refused (logged, nothing changes)."""
+    target = outcome.order_status or activation.order_status
+    allowed = target in ORDER_TRANSITIONS[activation.order_status]
+    if activation.order_status == OrderStatus.LOST and target == OrderStatus.PLACED:
+        allowed = outcome.adopt_hold_id is not None  # placed after all only on a fresh hold
+    if not allowed:
+        logger.warning("activation %s: order %s -> %s refused", activation.pk, activation.order_status, target)
+        record_event(
+            activation.pk, actor=actor, kind="order_transition_refused", old=activation.order_status, new=target
+        )
+        return []
+    changed = ["order_status", "order_error"]
+    activation.order_status, activation.order_error = target, outcome.order_error[:200]
+    if outcome.adopt_hold_id is not None:
+        activation.hold_id, activation.billing_status = outcome.adopt_hold_id, Activation.BillingStatus.HELD
+        changed += ["hold_id", "billing_status"]
+    return changed
 
 
 def _record_snapshot(activation: Activation, snapshot: Snapshot) -> list[str]:
@@ -119,31 +156,43 @@ def _record_snapshot(activation: Activation, snapshot: Snapshot) -> list[str]:
 
 
 def _settle(activation: Activation, *, actor: str) -> None:
-    """Move the money the activation's current state calls for. Runs under the row lock."""
+    """Move the money the activation's current state calls for, until it needs nothing more: one call
+    converges (a first snapshot showing the SMS and an approved report charges, then refunds). Each step
+    moves ``billing_status`` forward, so this ends after a few passes. Runs under the row lock."""
+    for _ in range(len(Activation.BillingStatus)):
+        before = activation.billing_status
+        _settle_step(activation, actor=actor)
+        if activation.billing_status == before:
+            return
+
+
+def _settle_step(activation: Activation, *, actor: str) -> None:
     billing = activation.billing_status
     status = Activation.BillingStatus
     if billing == status.HELD:
-        if activation.sms_received and activation.order_status == Activation.OrderStatus.PLACED:
+        if activation.sms_received and activation.order_status == OrderStatus.PLACED:
             _charge(activation, actor=actor)
         elif activation.order_status in {
-            Activation.OrderStatus.FAILED,
-            Activation.OrderStatus.LOST,
+            OrderStatus.FAILED,
+            OrderStatus.LOST,
         } or activation.activation_status in {ActivationStatus.EXPIRED, ActivationStatus.CANCELED}:
             _release(activation, actor=actor)
     elif billing == status.BILLED:
-        approved_report = _upstream_refunded(activation)
-        user_cancel = activation.cancel_requested_at is not None and activation.tenant.refund_on_cancel_after_sms
-        if approved_report or user_cancel:
-            _refund(activation, actor=actor, reverse_upstream_cost=approved_report)
+        if _upstream_refunded(activation):
+            _refund(activation, actor=actor, supplier_refunded=True)
+        elif activation.cancel_requested_at is not None and activation.tenant.refund_on_cancel_after_sms:
+            _refund(activation, actor=actor, supplier_refunded=False)
     elif billing == status.REFUNDED and _upstream_refunded(activation):
         # The user was refunded on cancel before the upstream approved a report: the user is not refunded
-        # again, but Platfone refunded the reseller, so the upstream cost is reversed (once, by key).
+        # again, but Platfone refunded the reseller, so the cost (or its refund loss) is reversed, once by key.
         _reverse_upstream_cost(activation, actor=actor)
     elif billing == status.RELEASED and activation.sms_received:
         # The SMS showed up after the hold was released (a local expiry, or a lost order found upstream): the
         # user is not charged, the reseller's upstream cost is booked, and operators are told.
         if activation.upstream_billing_status == BillingStatus.BILLED:
             _record_upstream_cost(activation, actor=actor)
+        elif _upstream_refunded(activation):
+            _reverse_upstream_cost(activation, actor=actor)
         ReconciliationIssue.objects.get_or_create(
             tenant=activation.tenant,
             kind=ReconciliationIssue.Kind.LATE_SMS,
@@ -201,22 +250,32 @@ def _release(activation: Activation, *, actor: str) -> None:
     _set_billing(activation, Activation.BillingStatus.RELEASED, actor=actor, kind="released")
 
 
-def _refund(activation: Activation, *, actor: str, reverse_upstream_cost: bool) -> None:
+def _refund(activation: Activation, *, actor: str, supplier_refunded: bool) -> None:
+    """Refund the user once. The supplier's price is reversed when the supplier refunded it (an approved
+    report), or booked as a refund loss when it kept it (the user canceled after the SMS)."""
     wallet.refund(
         charge_idempotency_key=settlement_key(activation.pk, "charge"),
         idempotency_key=settlement_key(activation.pk, "refund"),
         description=f"Refund #{activation.pk}",
         actor=actor,
     )
-    if reverse_upstream_cost:
+    if supplier_refunded:
         _reverse_upstream_cost(activation, actor=actor)
+    elif activation.price_cents:
+        wallet.write_off_upstream_cost(
+            original_idempotency_key=settlement_key(activation.pk, "upstream-cost"),
+            idempotency_key=settlement_key(activation.pk, "refund-loss"),
+            actor=actor,
+        )
     _set_billing(activation, Activation.BillingStatus.REFUNDED, actor=actor, kind="refunded")
 
 
 def _reverse_upstream_cost(activation: Activation, *, actor: str) -> None:
-    if activation.price_cents:
+    cost_key = settlement_key(activation.pk, "upstream-cost")
+    # A late SMS on a released hold books the cost only when the supplier billed it: nothing to reverse otherwise.
+    if activation.price_cents and wallet_selectors.entry_posted(idempotency_key=cost_key):
         wallet.reverse_upstream_cost(
-            original_idempotency_key=settlement_key(activation.pk, "upstream-cost"),
+            original_idempotency_key=cost_key,
             idempotency_key=settlement_key(activation.pk, "upstream-cost-reversal"),
             actor=actor,
         )

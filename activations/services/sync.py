@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from datetime import datetime, timedelta
+from itertools import takewhile
 
 from django.conf import settings
 from django.core.cache import cache
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant
 from activations.models import Activation
+from activations.services.issues import each_isolated, invalid_upstream_data
 from activations.services.settlement import Outcome, apply_upstream_state
 from activations.services.webhooks import webhooks_healthy
 from catalog.errors import UpstreamNotConfigured
@@ -75,6 +77,8 @@ def activation_refresh(*, activation: Activation, actor: str, polled: bool = Tru
         snapshot = client_for_tenant(activation.tenant).get_activation(upstream_id)
     except (upstream.PlatfoneError, UpstreamNotConfigured) as exc:
         logger.info("activation %s: sync failed (%r); answering from the database", activation.pk, exc)
+        if isinstance(exc, upstream.InvalidUpstreamData):
+            invalid_upstream_data(activation.tenant, upstream_id, source="sync", error=exc)
         backoff = getattr(exc, "retry_after", None) or settings.ACTIVATION_SYNC_BACKOFF_SECONDS
         Activation.objects.filter(pk=activation.pk).update(next_sync_at=now + timedelta(seconds=min(backoff, 60)))
         return _expire_if_overdue(Activation.objects.get(pk=activation.pk), actor=actor, now=now)
@@ -153,10 +157,10 @@ def sync_due_activations(*, tenant: Tenant, reserve_fraction: float = 0.3) -> in
         .select_related("tenant")
         .order_by(F("last_polled_at").desc(nulls_last=True), "-created_at")[:allowance]
     )
-    synced = 0
-    for activation in due:
-        if reserve and (client.budget_remaining("get_activation") or 0) <= reserve:
-            break  # users' polls (or retries of failed reads) spent the rest meanwhile
-        activation_refresh(activation=activation, actor="task:sync", polled=False)
-        synced += 1
-    return synced
+    # Stop at the reserve: users' polls (or retries of failed reads) may spend the rest meanwhile.
+    within_budget = takewhile(lambda _: not reserve or (client.budget_remaining("get_activation") or 0) > reserve, due)
+    return each_isolated(
+        within_budget,
+        lambda activation: activation_refresh(activation=activation, actor="task:sync", polled=False),
+        what=f"sync {tenant.slug}",
+    )

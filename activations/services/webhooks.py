@@ -36,7 +36,7 @@ def webhook_event_apply(*, tenant: Tenant, event: Event) -> bool:
             with transaction.atomic():
                 WebhookEvent.objects.create(
                     tenant=tenant,
-                    event_id=event.id[:100],
+                    event_id=event.id,
                     type=event.type,
                     upstream_id=(event.activation.activation_id if event.activation else "")[:64],
                     payload=dict(event.data),

@@ -45,6 +45,7 @@ HTTP_STATUS: dict[str, int] = {
     "idempotency_key_reused": 409,
     "not_cancelable": 409,
     "not_cancelable_yet": 409,
+    "refund_limit": 409,
     "not_retriable": 409,
     "not_finalizable": 409,
     "not_reportable": 409,

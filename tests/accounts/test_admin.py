@@ -40,7 +40,8 @@ def test_saving_a_tenant_with_empty_secret_fields_keeps_the_stored_secrets(admin
     data = {
         "slug": tenant.slug, "name": "Renamed", "status": "active", "support_email": "", "rate_limit_per_minute": 180,
         "max_active_activations_per_user": 5, "finalize_after_sms_seconds": 600, "min_user_success_rate_percent": 20,
-        "refund_on_cancel_after_sms": "on", "platfone_base_url": "http://127.0.0.1:8001/api/v1",
+        "refund_on_cancel_after_sms": "on", "max_refunds_after_sms_per_day": 3, "upstream_fair_share_percent": 25,
+        "success_guard_percent": 12, "platfone_base_url": "http://127.0.0.1:8001/api/v1",
         "platfone_api_key": "", "platfone_webhook_secret": "",
         "domains-TOTAL_FORMS": 0, "domains-INITIAL_FORMS": 0, "domains-MIN_NUM_FORMS": 0, "domains-MAX_NUM_FORMS": 1000,
     }

@@ -18,7 +18,7 @@ from wallet.services.funding import adjust, deposit
 from wallet.services.holds import charge, place_hold, release_hold
 from wallet.services.protocol import MAX_AMOUNT_CENTS
 from wallet.services.refunds import refund
-from wallet.services.upstream import record_upstream_cost, reverse_upstream_cost
+from wallet.services.upstream import record_upstream_cost, reverse_upstream_cost, write_off_upstream_cost
 
 __all__ = [
     "MAX_AMOUNT_CENTS",
@@ -38,4 +38,5 @@ __all__ = [
     "reverse_upstream_cost",
     "system_account",
     "user_wallet_get_or_create",
+    "write_off_upstream_cost",
 ]

@@ -16,7 +16,7 @@ def mark_existing_users_verified(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0002_tenant_upstream_account_unique"),
+        ("accounts", "0003_money_policies"),
     ]
 
     operations = [
