@@ -105,6 +105,20 @@ def _active_limit(error: DomainError) -> PageError:
     return PageError(error.code, message, "", error.details)
 
 
+def _refund_limit(error: DomainError) -> PageError:
+    limit = error.details.get("limit")
+    message = (
+        _(
+            "This number can no longer be refunded: you already canceled %(limit)s numbers after their SMS in the "
+            "last 24 hours, the most this store allows."
+        )
+        % {"limit": limit}
+        if isinstance(limit, int)
+        else str(error.message)
+    )
+    return PageError(error.code, message, "", error.details)
+
+
 def _fixed(text: Any, action: str = "") -> Callable[[DomainError], PageError]:
     """A fixed sentence (a lazy translation: it is translated when shown, in the request's language)."""
 
@@ -124,6 +138,7 @@ TABLE: dict[str, Callable[[DomainError], PageError]] = {
     "upstream_unavailable": _upstream_unavailable,
     "not_cancelable_yet": _not_cancelable_yet,
     "active_limit": _active_limit,
+    "refund_limit": _refund_limit,
     "no_numbers": _fixed(
         gettext_lazy(
             "No numbers are available for this service in this country right now. "

@@ -52,6 +52,13 @@ def test_every_code_of_the_table_words_a_bare_error(code):
     assert page_error(error).message
 
 
+def test_the_daily_refund_limit_is_explained():
+    from activations.errors import RefundLimitReached
+
+    error = page_error(RefundLimitReached("limit", limit=3))
+    assert "3 numbers" in error.message and "24 hours" in error.message
+
+
 def test_no_numbers_has_its_sentence():
     assert "No numbers are available" in page_error(NoNumbers()).message
 
