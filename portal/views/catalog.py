@@ -20,8 +20,8 @@ def _sort_key(sort: str):
     if sort == "name":
         return lambda row: (row["name"].lower(),)
     if sort == "stock":
-        return lambda row: (row["count"] <= 0, -row["count"], row["name"].lower())
-    return lambda row: (row["price"] is None, row["count"] <= 0, row["price"] or 0, row["name"].lower())
+        return lambda row: ((row["count"] or 0) <= 0, -(row["count"] or 0), row["name"].lower())
+    return lambda row: (row["price"] is None, row["count"] == 0, row["price"] or 0, row["name"].lower())
 
 
 def _rows(items, price_list, *, key: str, fixed: dict):
@@ -36,7 +36,8 @@ def _rows(items, price_list, *, key: str, fixed: dict):
                 "id": getattr(item, key),
                 "name": item.name,
                 "price": listed.sell_price_cents if listed else None,
-                "count": listed.count if listed else 0,
+                # None: unknown (no price list right now): the row stays buyable, the confirmation quotes live
+                "count": listed.count if listed else (None if price_list is None else 0),
             }
         )
     return rows

@@ -230,3 +230,16 @@ def test_an_expired_number_says_nothing_was_charged(synced, alice_client, alice,
     html = alice_client.get(reverse("portal:activation-status", args=[activation.pk])).content.decode()
     assert "No SMS came in time" in html and "hx-trigger" not in html  # the page stops polling
     assert wallet_summary(user=alice).held_cents == 0 and wallet_summary(user=alice).balance_cents == 1000
+
+
+def test_without_a_price_list_the_countries_stay_buyable_and_the_confirmation_quotes_live(
+    synced, alice_client, alice, fund
+):
+    # the supplier's price list is down (and nothing is cached): the table cannot show prices or stock
+    synced.add_fault(kind="error", endpoint="prices_by_service", status=503, count=10)
+    html = alice_client.get(reverse("portal:service", args=["whatsapp"])).content.decode()
+    assert 'data-error-code="upstream_unavailable"' in html
+    row = re.search(r'<tr id="row-us".*?</tr>', html, flags=re.S).group(0)
+    assert "out of stock" not in row and "disabled" not in row
+    fund(alice, 1000)
+    assert 'name="expected_cents"' in alice_client.get(reverse("portal:buy", args=["whatsapp", "us"])).content.decode()
