@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start `make run` as a fresh user would (no DATABASE_URL, no REDIS_URL), call GET wallet with the printed
-# demo key in all three routing styles, then stop exactly the process group we started.
+# demo key in all three routing styles, open both storefronts, then stop exactly the process group we started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,5 +31,12 @@ for url in "$base/index.php?path=wallet" "$base/index.php/wallet" "$base/wallet"
   body=$(curl -fsS -H "X-Api-Key: $key" "$url")
   echo "$url -> $body"
   echo "$body" | grep -q '"ok":true' || { echo "GET wallet failed"; exit 1; }
+done
+# both storefronts, each on its own host name, each with its own look
+for host in "127.0.0.1:$PORT" "globex.localhost:$PORT"; do
+  page=$(curl -fsS --resolve "globex.localhost:$PORT:127.0.0.1" "http://$host/")
+  name=$(echo "$page" | sed -n 's:.*<span class="brand-name">\([^<]*\)</span>.*:\1:p' | head -n 1)
+  echo "http://$host/ -> storefront \"$name\""
+  [ -n "$name" ] || { echo "no storefront at http://$host/"; exit 1; }
 done
 echo "smoke test passed"

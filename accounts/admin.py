@@ -55,6 +55,9 @@ class TenantForm(forms.ModelForm):
             "platfone_base_url",
             "platfone_api_key",
             "platfone_webhook_secret",
+            "brand_logo",
+            "brand_color",
+            "topup_instructions",
         )
 
     def clean(self):

@@ -6,10 +6,18 @@ from typing import ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+LOGO_MAX_BYTES = 256 * 1024
+
+
+def validate_logo_size(upload) -> None:
+    if upload and upload.size > LOGO_MAX_BYTES:
+        raise ValidationError(f"The logo must be at most {LOGO_MAX_BYTES // 1024} KB.")
 
 
 class Tenant(models.Model):
@@ -58,6 +66,26 @@ class Tenant(models.Model):
     platfone_base_url = models.URLField(max_length=300, blank=True)
     platfone_api_key = models.CharField(max_length=200, blank=True)
     platfone_webhook_secret = models.CharField(max_length=200, blank=True)
+
+    # Storefront branding (the portal's look on this tenant's hosts), edited by the operator in the admin.
+    brand_logo = models.ImageField(
+        upload_to="tenant-logos/",
+        blank=True,
+        validators=[validate_logo_size],
+        help_text="PNG, JPEG, WebP or GIF, at most 256 KB; shown about 40 px high in the storefront's header.",
+    )
+    brand_color = models.CharField(
+        max_length=7,
+        blank=True,
+        default="#2563eb",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #2563eb.")],
+        help_text="Primary colour (#rrggbb; empty: the default blue). Text on it and a darker shade for links are "
+        "chosen for contrast.",
+    )
+    topup_instructions = models.TextField(
+        blank=True,
+        help_text="How users add funds (bank transfer details, whom to contact...), shown on the wallet page.",
+    )
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -138,6 +166,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True, help_text="Unset to suspend the user: their keys stop working.")
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    email_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the user proved the address (the storefront asks before a first order)."
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 

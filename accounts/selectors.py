@@ -48,3 +48,26 @@ def tenants_with_upstream(*, include_suspended: bool = False) -> list[Tenant]:
     if not include_suspended:
         tenants = tenants.filter(status=Tenant.Status.ACTIVE)
     return list(tenants)
+
+
+def user_get_by_id(*, tenant: Tenant, user_id: int | str) -> User | None:
+    """The tenant's user with that id, or None (also for another tenant's user or an operator)."""
+    try:
+        pk = int(str(user_id))
+    except ValueError:
+        return None
+    return User.objects.filter(pk=pk, tenant=tenant).first()
+
+
+def api_keys_for_user(*, user: User) -> list[ApiKey]:
+    """The user's keys, newest first, revoked ones included (they stay listed as revoked)."""
+    return list(ApiKey.objects.filter(user=user).order_by("-created_at", "-id"))
+
+
+def api_key_get_for_user(*, user: User, key_id: int | str) -> ApiKey | None:
+    """The user's key with that id, or None (also for another user's key)."""
+    try:
+        pk = int(str(key_id))
+    except ValueError:
+        return None
+    return ApiKey.objects.filter(pk=pk, user=user).first()

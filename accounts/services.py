@@ -119,3 +119,10 @@ def api_key_touch(*, api_key: ApiKey, min_interval_seconds: int = 60) -> None:
         return
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+def user_email_mark_verified(*, user: User) -> User:
+    """Record that the user proved their e-mail address. Verifying again keeps the first time."""
+    User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())
+    user.refresh_from_db(fields=["email_verified_at"])
+    return user

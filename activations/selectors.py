@@ -142,3 +142,15 @@ def settlement_problems(*, tenant=None) -> list[str]:
     for activation_id in never_received.values_list("pk", flat=True):
         problems.append(f"activation #{activation_id} was charged without an SMS")
     return problems
+
+
+def open_activations_for_user(*, user, limit: int = 50) -> list[Activation]:
+    """The user's placed activations that are still open (waiting for or holding an SMS), newest first."""
+    return list(
+        Activation.objects.filter(
+            user=user,
+            tenant_id=user.tenant_id,
+            order_status__in=VISIBLE_ORDER_STATUSES,
+            activation_status__in=OPEN_ACTIVATION_STATUSES,
+        ).order_by("-created_at", "-id")[:limit]
+    )

@@ -25,6 +25,7 @@ logger = logging.getLogger("compat")
 PROTOCOL_ERRORS: dict[str, tuple[str, str | None]] = {
     "invalid_params": ("BAD_DATA", None),
     "invalid_key": ("BAD_KEY", None),
+    "email_unverified": ("BAD_KEY", None),  # a storefront-only gate: keys are issued to verified users only
     "method_not_allowed": ("BAD_ACTION", None),
     "insufficient_balance": ("NO_BALANCE", None),
     # The one not_found a handler action can meet is the catalog's "this storefront's supplier does not sell the

@@ -26,6 +26,7 @@ urlpatterns = [
     path("webhooks/platfone/<slug:tenant_slug>/", platfone_webhook, name="platfone-webhook"),
     path("stubs/handler_api.php", handler_api, name="sms-activate-handler"),
     path("admin/", admin.site.urls),
+    path("", include("portal.urls")),  # the storefront, at the root of each tenant's host
 ]
 
 handler400 = "core.api.fallback.bad_request"

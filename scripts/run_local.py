@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Start the whole platform on one machine for development and demos (``make run``).
 
-Migrates, seeds the demo tenant, then starts and supervises: the Platfone emulator (the demo
-tenant's upstream), the web server, and a Celery worker with an embedded beat. Prints the URLs and
-the demo API key. Ctrl-C or SIGTERM stops exactly the processes it started.
+Migrates, seeds two demo storefronts, then starts and supervises: two Platfone emulators (each storefront
+has its own upstream account, and each emulator posts its webhooks to its own storefront's URL), the web
+server, and a Celery worker with an embedded beat. Prints the storefront URLs, the demo log-in and the
+demo API key. Ctrl-C or SIGTERM stops exactly the processes it started.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ PORT = int(os.environ.get("PORT", "8000"))
 EMULATOR_PORT = int(os.environ.get("EMULATOR_PORT", "8001"))
 EMULATOR_KEY = os.environ.get("EMULATOR_API_KEY", "demo-platfone-key")
 WEBHOOK_SECRET = os.environ.get("EMULATOR_WEBHOOK_SECRET", "demo-webhook-secret")
+# The second storefront (globex, on globex.localhost) has its own upstream account: a second emulator.
+SECOND_EMULATOR_PORT = EMULATOR_PORT + 1
+SECOND_HOST = "globex.localhost"
+SECOND_KEY = "globex-platfone-key"
+SECOND_SECRET = "globex-webhook-secret"
+# Where the development mail backend writes (settings: $VAR_DIR/mail), for the banner only.
+MAIL_DIR = os.path.relpath(Path(os.environ.get("VAR_DIR") or ROOT / "var") / "mail", ROOT)
 
 children: list[subprocess.Popen] = []
 
@@ -86,6 +94,7 @@ def main() -> None:
 
     manage("migrate", "--noinput", "-v", "0")
     platfone_url = f"http://{HOST}:{EMULATOR_PORT}/api/v1"
+    second_platfone_url = f"http://{HOST}:{SECOND_EMULATOR_PORT}/api/v1"
     demo = manage(
         "seed_demo",
         "--platfone-url",
@@ -94,32 +103,43 @@ def main() -> None:
         EMULATOR_KEY,
         "--webhook-secret",
         WEBHOOK_SECRET,
+        "--second-platfone-url",
+        second_platfone_url,
+        "--second-platfone-key",
+        SECOND_KEY,
+        "--second-webhook-secret",
+        SECOND_SECRET,
         capture=True,
     )
     demo_key = demo.strip().splitlines()[-1]
 
-    start(
-        "emulator",
-        [
-            PYTHON,
-            "manage.py",
-            "platfone_emulator",
-            "--host",
-            HOST,
-            "--port",
-            str(EMULATOR_PORT),
-            "--api-key",
-            EMULATOR_KEY,
-            "--balance",
-            "100000",
-            "--webhook-url",
-            f"http://{HOST}:{PORT}/webhooks/platfone/demo/",
-            "--webhook-secret",
-            WEBHOOK_SECRET,
-        ],
-    )
+    for name, port, key, secret, slug in (
+        ("emulator", EMULATOR_PORT, EMULATOR_KEY, WEBHOOK_SECRET, "demo"),
+        ("emulator-globex", SECOND_EMULATOR_PORT, SECOND_KEY, SECOND_SECRET, "globex"),
+    ):
+        start(
+            name,
+            [
+                PYTHON,
+                "manage.py",
+                "platfone_emulator",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--api-key",
+                key,
+                "--balance",
+                "100000",
+                "--webhook-url",
+                f"http://{HOST}:{PORT}/webhooks/platfone/{slug}/",
+                "--webhook-secret",
+                secret,
+            ],
+        )
     wait_for(f"http://{HOST}:{EMULATOR_PORT}/_emulator/health")
-    manage("sync_catalog", "--tenant", "demo")
+    wait_for(f"http://{HOST}:{SECOND_EMULATOR_PORT}/_emulator/health")
+    manage("sync_catalog")
     start("web", [PYTHON, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"])
     start(
         "celery",
@@ -145,11 +165,14 @@ def main() -> None:
     print(
         f"""
 Platform running (logs in var/*.log; Ctrl-C stops everything).
+  Storefront 1    {base}/   (Demo Numbers)
+  Storefront 2    http://{SECOND_HOST}:{PORT}/   (Globex SMS: another tenant, its own look and upstream)
+  Demo log-in     demo@example.com / demo-password-123   (a user of each storefront, $50.00 in the wallet)
+  Mail            {MAIL_DIR}/   (sign-up verification and password-reset e-mails land here as files)
   API             {base}/api/v1/index.php?path=wallet
   API docs        {base}/api/v1/docs/   (schema: {base}/api/v1/openapi.json)
   Admin           {base}/admin/   (create an operator: .venv/bin/python manage.py createsuperuser)
-  Emulator        http://{HOST}:{EMULATOR_PORT}/api/v1   (controls under /_emulator/)
-  Demo user       demo@example.com / demo-password-123
+  Emulators       http://{HOST}:{EMULATOR_PORT}/api/v1 and :{SECOND_EMULATOR_PORT}   (controls under /_emulator/)
 
 Demo API key: {demo_key}
 

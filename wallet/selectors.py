@@ -259,3 +259,31 @@ def verify_ledger() -> LedgerReport:
             for entry in unbalanced
         ],
     )
+
+
+def wallet_transactions_page(*, user: User, page: int, per_page: int = 20) -> tuple[list[dict], bool]:
+    """One page (1-based) of the user's wallet movements, newest first, shaped as ``wallet_transactions``, and
+    whether an older page exists. One query (one row more than the page tells whether another page follows)."""
+    if user.tenant_id is None or page < 1 or per_page < 1:
+        return [], False
+    offset = (page - 1) * per_page
+    rows = list(
+        Posting.objects.filter(
+            account__user=user, account__tenant_id=user.tenant_id, account__type=Account.Type.USER_WALLET
+        )
+        .order_by("-id")
+        .values_list("entry__kind", "amount_cents", "balance_after_cents", "entry__description", "entry__created_at")[
+            offset : offset + per_page + 1
+        ]
+    )
+    items = [
+        {
+            "type": kind,
+            "amount_cents": amount,
+            "balance_after_cents": balance_after,
+            "description": description,
+            "created_at": created_at,
+        }
+        for kind, amount, balance_after, description, created_at in rows[:per_page]
+    ]
+    return items, len(rows) > per_page

@@ -36,6 +36,7 @@ HTTP_STATUS: dict[str, int] = {
     "invalid_params": 400,
     "invalid_key": 401,
     "insufficient_balance": 402,
+    "email_unverified": 403,  # raised by the storefront's gates (portal), never by the JSON API today
     "not_found": 404,
     "no_numbers": 404,
     "method_not_allowed": 405,

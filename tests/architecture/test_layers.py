@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ("core", "accounts", "wallet", "catalog", "activations", "platfone", "reseller", "compat")
+PACKAGES = ("core", "accounts", "wallet", "catalog", "activations", "platfone", "reseller", "compat", "portal")
 
 pytestmark = pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is a dev requirement")
 
@@ -40,6 +40,10 @@ def test_every_contract_is_kept():
         ("activations/selectors.py", "import compat.actions", "compat is an interface"),
         ("compat/actions.py", "import platfone.client", "compat talks to our services, not to the upstream"),
         ("compat/selectors.py", "import compat.actions", "Inside compat"),
+        ("activations/selectors.py", "import portal.presenters", "Nothing imports the portal"),
+        ("portal/views/numbers.py", "import activations.models", "The portal reaches the other apps"),
+        ("portal/services.py", "import platfone.client", "The portal reaches the other apps"),
+        ("portal/forms.py", "import portal.views.base", "Inside the portal"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(tmp_path, module, forbidden_import, contract):

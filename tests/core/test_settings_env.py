@@ -21,6 +21,7 @@ README = ROOT / "README.md"
 SETTINGS = ROOT / "reseller" / "settings.py"
 PRODUCTION = {"DEBUG": "0", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "shop.example.com"}
 REDIS = {"REDIS_URL": "redis://127.0.0.1:6379/9"}
+SMTP = {"EMAIL_HOST": "smtp.example.com"}
 
 # variable -> (value to set, other variables it needs, Python expression on `s` (settings), expected value)
 CASES: dict[str, tuple[str, dict[str, str], str, object]] = {
@@ -68,6 +69,17 @@ CASES: dict[str, tuple[str, dict[str, str], str, object]] = {
     "ACTIVATION_SYNC_CLAIM_SECONDS": ("11", {}, "s.ACTIVATION_SYNC_CLAIM_SECONDS", 11),
     "ACTIVATION_SYNC_BACKOFF_SECONDS": ("6", {}, "s.ACTIVATION_SYNC_BACKOFF_SECONDS", 6),
     "ACTIVATION_LOCAL_EXPIRY_GRACE_SECONDS": ("240", {}, "s.ACTIVATION_LOCAL_EXPIRY_GRACE_SECONDS", 240),
+    "EMAIL_HOST": (
+        "smtp.example.com",
+        {},
+        "[s.EMAIL_BACKEND, s.EMAIL_HOST]",
+        ["django.core.mail.backends.smtp.EmailBackend", "smtp.example.com"],
+    ),
+    "EMAIL_PORT": ("2525", SMTP, "s.EMAIL_PORT", 2525),
+    "EMAIL_HOST_USER": ("mailer", SMTP, "s.EMAIL_HOST_USER", "mailer"),
+    "EMAIL_HOST_PASSWORD": ("pw-123", SMTP, "s.EMAIL_HOST_PASSWORD", "pw-123"),
+    "EMAIL_USE_TLS": ("0", SMTP, "s.EMAIL_USE_TLS", False),
+    "DEFAULT_FROM_EMAIL": ("shop@example.com", {}, "s.DEFAULT_FROM_EMAIL", "shop@example.com"),
 }
 
 

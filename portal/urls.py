@@ -1,0 +1,38 @@
+"""The storefront's pages, at the root of each tenant's host."""
+
+from django.urls import path, re_path
+
+from portal.views import account, auth, brand, catalog, numbers
+
+app_name = "portal"
+
+SERVICE = r"(?P<service_id>[A-Za-z0-9_-]{1,30})"
+COUNTRY = r"(?P<country_id>[a-zA-Z0-9_-]{2,9})"
+
+urlpatterns = [
+    path("", catalog.catalog, name="catalog"),
+    re_path(rf"^services/{SERVICE}/$", catalog.service_detail, name="service"),
+    path("countries/", catalog.countries, name="countries"),
+    re_path(rf"^countries/{COUNTRY}/$", catalog.country_detail, name="country"),
+    re_path(rf"^buy/{SERVICE}/{COUNTRY}/$", numbers.buy, name="buy"),
+    path("numbers/", numbers.dashboard, name="dashboard"),
+    path("numbers/live/", numbers.dashboard_live, name="dashboard-live"),
+    path("numbers/<str:activation_id>/", numbers.activation_detail, name="activation"),
+    path("numbers/<str:activation_id>/status/", numbers.activation_status, name="activation-status"),
+    path("numbers/<str:activation_id>/<slug:action>/", numbers.activation_action, name="activation-action"),
+    path("wallet/", account.wallet, name="wallet"),
+    path("api-keys/", account.api_keys, name="api-keys"),
+    path("api-keys/<str:key_id>/revoke/", account.api_key_revoke, name="api-key-revoke"),
+    path("developers/", account.api_docs, name="api-docs"),
+    path("account/signup/", auth.sign_up, name="signup"),
+    path("account/login/", auth.LogInView.as_view(), name="login"),
+    path("account/logout/", auth.LogOutView.as_view(), name="logout"),
+    path("account/password-reset/", auth.PasswordResetView.as_view(), name="password-reset"),
+    path("account/password-reset/sent/", auth.PasswordResetDoneView.as_view(), name="password-reset-done"),
+    path("account/reset/<uidb64>/<token>/", auth.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
+    path("account/reset/done/", auth.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
+    path("account/verify/<uidb64>/<token>/", auth.verify_email, name="verify-email"),
+    path("account/verify/resend/", auth.verify_email_resend, name="verify-email-resend"),
+    path("brand/theme.css", brand.theme_css, name="theme-css"),
+    path("brand/logo", brand.logo, name="logo"),
+]
