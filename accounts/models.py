@@ -10,6 +10,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core import crypto
+from core.fields import EncryptedTextField
+
 
 class Tenant(models.Model):
     class Status(models.TextChoices):
@@ -35,10 +38,26 @@ class Tenant(models.Model):
         help_text="Refund a user who cancels an activation after its SMS arrived (the public API promises it).",
     )
 
-    # Upstream Platfone account. The key and the webhook secret are write-only in every screen.
+    # Upstream Platfone account. The key and the webhook secret are write-only in every screen and encrypted
+    # at rest (core.crypto, FIELD_ENCRYPTION_KEYS); code reads and writes them in plain text.
     platfone_base_url = models.URLField(max_length=300, blank=True)
-    platfone_api_key = models.CharField(max_length=200, blank=True)
-    platfone_webhook_secret = models.CharField(max_length=200, blank=True)
+    platfone_api_key = EncryptedTextField(blank=True)
+    platfone_webhook_secret = EncryptedTextField(blank=True)
+    # Keyed digest of (base URL, API key), set by accounts.services: encrypted keys cannot be compared, so
+    # "one upstream account per tenant" is enforced on this column. Empty while no key is set.
+    platfone_account_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
+
+    # Operator alerts (console.alerts): thresholds per tenant.
+    alert_supplier_balance_below_cents = models.PositiveBigIntegerField(
+        "alert below supplier balance (cents)",
+        default=1000,
+        help_text="Warn the tenant's operators when the supplier balance available falls below this.",
+    )
+    alert_webhook_silence_minutes = models.PositiveIntegerField(
+        "alert after webhook silence (minutes)",
+        default=30,
+        help_text="Warn when no supplier webhook arrived for this long while activations are open.",
+    )
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -48,8 +67,8 @@ class Tenant(models.Model):
             # One upstream account per tenant: reconciliation and webhooks treat every activation of the
             # account as the tenant's own, so a shared account would let one tenant cancel another's numbers.
             models.UniqueConstraint(
-                fields=["platfone_base_url", "platfone_api_key"],
-                condition=~Q(platfone_api_key=""),
+                fields=["platfone_account_digest"],
+                condition=~Q(platfone_account_digest=""),
                 name="tenant_upstream_account_unique",
                 violation_error_message="Another tenant already uses this Platfone account.",
             )
@@ -61,6 +80,11 @@ class Tenant(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @staticmethod
+    def upstream_account_digest(base_url: str, api_key: str) -> str:
+        """The value of ``platfone_account_digest`` for these credentials ("" without a key)."""
+        return crypto.keyed_digest(base_url.rstrip("/"), api_key) if api_key else ""
 
 
 class TenantDomain(models.Model):

@@ -52,15 +52,18 @@ def platfone_webhook(request, tenant_slug: str):
     )
     if not verified:
         logger.warning("webhook for %s rejected: bad signature or stale timestamp", tenant.slug)
+        services.webhook_failure_note(tenant=tenant)
         return _answer(401, "Invalid webhook signature.", "invalid_signature")
     try:
         event = webhooks.parse_event(body)
     except ParseError as exc:
         logger.warning("webhook for %s rejected: %s", tenant.slug, exc)
+        services.webhook_failure_note(tenant=tenant)
         return _answer(400, "Unrecognised webhook event.", "invalid_params")
     try:
         services.webhook_event_apply(tenant=tenant, event=event)
     except ActivationNotKnownYet as exc:
         logger.info("webhook %s for %s: activation %s not known yet; asking for a retry", event.id, tenant.slug, exc)
+        services.webhook_failure_note(tenant=tenant)
         return _answer(503, "Activation not known yet; retry later.", "retry_later")
     return JsonResponse({"result": "success"})

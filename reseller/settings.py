@@ -10,6 +10,8 @@ Importing this module has no side effect: the folders it names are created when 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 
@@ -58,7 +60,10 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG e
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The operator console's theme (django-unfold) and its admin site (console.sites.ConsoleAdminSite).
+    "unfold.apps.BasicAppConfig",
+    "unfold.contrib.filters",
+    "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -75,6 +80,7 @@ INSTALLED_APPS = [
     "catalog",
     "activations",
     "platfone",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -184,6 +190,47 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- secrets at rest (the tenants' supplier credentials) ------------------------------------------
+# Fernet keys, comma-separated, newest first: the first encrypts, all decrypt (rotation: put a new key first,
+# run `manage.py rotate_field_encryption`, then drop the old one). While DEBUG, a key derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DEBUG is off (see the README).")
+    FIELD_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(f"field-encryption:{SECRET_KEY}".encode()).digest()).decode()
+    ]
+
+# --- e-mail (operator alerts) -------------------------------------------------------------------
+EMAIL_HOST = env_str("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+else:
+    # No mail server: each message is written to a file under $VAR_DIR/mail.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "operator-console@localhost")
+
+# --- the operator console -----------------------------------------------------------------------
+CONSOLE_DASHBOARD_CACHE_SECONDS = env_int("CONSOLE_DASHBOARD_CACHE_SECONDS", 60)  # dashboard figures reused this long
+CONSOLE_SUPPLIER_BALANCE_CACHE_SECONDS = env_int("CONSOLE_SUPPLIER_BALANCE_CACHE_SECONDS", 120)  # supplier balance
+UNFOLD = {
+    "SITE_TITLE": "Reseller console",
+    "SITE_HEADER": "Reseller console",
+    "SITE_SYMBOL": "sim_card",
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "console.dashboard.dashboard_callback",
+    "SIDEBAR": {
+        "show_search": False,
+        "show_all_applications": True,
+        "navigation": "console.navigation.sidebar",
+    },
+}
 
 # --- i18n, static ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

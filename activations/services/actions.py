@@ -80,6 +80,26 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
     return activation
 
 
+def activation_refund(*, activation: Activation, actor: str) -> Activation:
+    """An operator's refund of a charged activation, through the settlement rules: the charge is refunded once
+    (by its settlement key), the supplier's cost stays booked (the supplier did not refund it), and an
+    activation still active upstream is finalized in the background to free its slot. Refunding a refunded
+    activation is harmless. Raises ``NotRefundable`` for an activation that was never charged.
+    """
+    if activation.billing_status == Activation.BillingStatus.REFUNDED:
+        return activation
+    if activation.billing_status != Activation.BillingStatus.BILLED:
+        raise errors.NotRefundable(
+            f"Activation #{activation.pk} was not charged ({activation.get_billing_status_display().lower()}): "
+            "there is nothing to refund."
+        )
+    activation = apply_upstream_state(activation, None, actor=actor, outcome=Outcome(refund_requested=True))
+    if activation.activation_status == ActivationStatus.ACTIVE and activation.upstream_id:
+        finalize = current_app.tasks[FINALIZE_TASK]
+        transaction.on_commit(lambda: finalize.delay(activation.pk), robust=True)
+    return activation
+
+
 def _sync_now(activation: Activation, *, client, actor: str, canceled_upstream: bool) -> Activation:
     try:
         snapshot = client.get_activation(_placed_upstream_id(activation))

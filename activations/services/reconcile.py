@@ -221,3 +221,10 @@ def _issue(tenant, kind, upstream_id, *, activation, detail, action) -> None:
         return  # a later run finding nothing left to do must not erase what an earlier run did
     if issue.action != action or issue.detail != detail:
         ReconciliationIssue.objects.filter(pk=issue.pk).update(action=action, detail=detail)
+
+
+def reconciliation_issue_resolve(*, issue: ReconciliationIssue) -> bool:
+    """Mark an issue as dealt with by an operator. Compare-and-set: False when it already was resolved."""
+    return bool(
+        ReconciliationIssue.objects.filter(pk=issue.pk, resolved_at__isnull=True).update(resolved_at=timezone.now())
+    )

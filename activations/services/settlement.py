@@ -47,6 +47,7 @@ class Outcome:
     order_error: str = ""
     cancel_requested: bool = False
     local_expiry: bool = False
+    refund_requested: bool = False  # an operator refunds a charged activation (the reseller bears the cost)
 
 
 def apply_upstream_state(
@@ -80,6 +81,9 @@ def apply_upstream_state(
         if outcome.cancel_requested and locked.cancel_requested_at is None:
             locked.cancel_requested_at = timezone.now()
             changed.append("cancel_requested_at")
+        if outcome.refund_requested and locked.refund_requested_at is None:
+            locked.refund_requested_at = timezone.now()
+            changed.append("refund_requested_at")
         if locked.sms_received and locked.sms_received_at is None:
             locked.sms_received_at = timezone.now()
             changed.append("sms_received_at")
@@ -133,7 +137,8 @@ def _settle(activation: Activation, *, actor: str) -> None:
     elif billing == status.BILLED:
         approved_report = _upstream_refunded(activation)
         user_cancel = activation.cancel_requested_at is not None and activation.tenant.refund_on_cancel_after_sms
-        if approved_report or user_cancel:
+        operator_refund = activation.refund_requested_at is not None
+        if approved_report or user_cancel or operator_refund:
             _refund(activation, actor=actor, reverse_upstream_cost=approved_report)
     elif billing == status.REFUNDED and _upstream_refunded(activation):
         # The user was refunded on cancel before the upstream approved a report: the user is not refunded

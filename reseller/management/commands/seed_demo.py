@@ -13,7 +13,6 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts import selectors, services
-from accounts.models import Tenant
 from wallet import services as wallet_services
 
 DEMO_SLUG = "demo"
@@ -46,10 +45,11 @@ class Command(BaseCommand):
                 platfone_webhook_secret=opts["webhook_secret"],
             )
         else:
-            Tenant.objects.filter(pk=tenant.pk).update(
-                platfone_base_url=opts["platfone_url"],
-                platfone_api_key=opts["platfone_key"],
-                platfone_webhook_secret=opts["webhook_secret"],
+            services.tenant_supplier_set(
+                tenant=tenant,
+                base_url=opts["platfone_url"],
+                api_key=opts["platfone_key"],
+                webhook_secret=opts["webhook_secret"],
             )
         user = selectors.user_get(tenant=tenant, email=DEMO_EMAIL) or services.user_create(
             tenant=tenant, email=DEMO_EMAIL, password=DEMO_PASSWORD
