@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
@@ -314,8 +316,13 @@ class SuperuserOnly(TenantScopedAdmin):
         return self.has_view_permission(request)
 
 
-for model in (PeriodicTask, IntervalSchedule, CrontabSchedule, SolarSchedule, ClockedSchedule):
+for model in (PeriodicTask, IntervalSchedule, CrontabSchedule, SolarSchedule, ClockedSchedule, Group):
     admin.site.unregister(model)
+
+
+@admin.register(Group)
+class ConsoleGroupAdmin(SuperuserOnly, GroupAdmin):
+    """Permission groups, for platform staff who are not superusers."""
 
 
 @admin.register(PeriodicTask)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant
 from console import selectors
+from console.formatting import cents
 from console.supplier import BLOCK_LINE_PERCENT, NEAR_BLOCK_POINTS, supplier_account
 from core.operator_admin import operator_tenant_id
 
@@ -45,11 +46,6 @@ def cached_business_figures(tenant_id: int | None) -> selectors.BusinessFigures:
     return figures
 
 
-def cents(value: int) -> str:
-    sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value) // 100:,}.{abs(value) % 100:02d}"
-
-
 def chart(labels: list[str], datasets: list[tuple[str, list, str]]) -> str:
     return json.dumps(
         {
@@ -58,6 +54,17 @@ def chart(labels: list[str], datasets: list[tuple[str, list, str]]) -> str:
                 {"label": label, "data": data, "backgroundColor": color, "borderColor": color}
                 for label, data, color in datasets
             ],
+        }
+    )
+
+
+def chart_options(*, stacked: bool) -> str:
+    axis = {"stacked": stacked, "grid": {"display": True}, "ticks": {"maxRotation": 0, "autoSkip": True}}
+    return json.dumps(
+        {
+            "maxBarThickness": 10,
+            "plugins": {"legend": {"display": True, "position": "bottom", "align": "start"}},
+            "scales": {"x": axis, "y": {**axis, "beginAtZero": True}},
         }
     )
 
@@ -103,7 +110,9 @@ def dashboard_context(request) -> dict:
                 for label, f in figures.periods.items()
             ],
             "money_chart": money_chart,
+            "money_chart_options": chart_options(stacked=False),
             "outcome_chart": outcome_chart,
+            "outcome_chart_options": chart_options(stacked=True),
             "tables": [
                 ("Top services by revenue (30 days)", figures.top_services_by_revenue),
                 ("Top countries by revenue (30 days)", figures.top_countries_by_revenue),

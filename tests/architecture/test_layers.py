@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ("core", "accounts", "wallet", "catalog", "activations", "platfone", "reseller")
+PACKAGES = ("core", "accounts", "wallet", "catalog", "activations", "platfone", "reseller", "console")
 
 pytestmark = pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is a dev requirement")
 
@@ -37,6 +37,8 @@ def test_every_contract_is_kept():
         ("catalog/pricing.py", "import wallet.models", "catalog never imports activations or wallet"),
         ("activations/services/sync.py", "import activations.tasks", "Inside an app"),
         ("accounts/services.py", "import reseller.settings", "No app imports reseller"),
+        ("wallet/admin.py", "import console.models", "Nothing imports the operator console"),
+        ("console/dashboard.py", "import activations.tasks", "The operator console reads through selectors"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(tmp_path, module, forbidden_import, contract):
