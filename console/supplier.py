@@ -69,7 +69,7 @@ class SupplierAccount:
             return "unknown"
         if rate < BLOCK_LINE_PERCENT:
             return "below"
-        if rate < BLOCK_LINE_PERCENT + NEAR_BLOCK_POINTS:
+        if rate <= BLOCK_LINE_PERCENT + NEAR_BLOCK_POINTS:
             return "near"
         return "ok"
 
