@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.html import format_html_join
 from unfold.forms import AdminPasswordChangeForm, UserCreationForm
+from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminURLInputWidget
 
 from accounts import selectors, services
 from accounts.models import ApiKey, Tenant, TenantDomain, User
@@ -32,7 +33,9 @@ class SecretField(forms.CharField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
-        kwargs.setdefault("widget", forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
+        kwargs.setdefault(
+            "widget", UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"})
+        )
         kwargs.setdefault("help_text", "Stored encrypted, never shown. Leave empty to keep the current value.")
         super().__init__(**kwargs)
 
@@ -75,6 +78,7 @@ class TenantForm(forms.ModelForm):
         max_length=300,
         assume_scheme="https",
         help_text="e.g. https://temp-number-api.com/api/v1",
+        widget=UnfoldAdminURLInputWidget,
     )
     platfone_api_key = SecretField(label="Platfone API key")
     platfone_webhook_secret = SecretField(label="Platfone webhook secret")

@@ -108,6 +108,12 @@ class TenantScopedAdmin(ModelAdmin):
             scoped.append(item)
         return scoped
 
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        if is_tenant_staff(request):
+            columns = [column for column in columns if column not in ("tenant", self.tenant_filter_path())]
+        return columns
+
     def tenant_filter_path(self) -> str | None:
         if self.tenant_lookup in (None, "pk", "id"):
             return None

@@ -21,6 +21,7 @@ from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from unfold.decorators import action
+from unfold.widgets import UnfoldAdminIntegerFieldWidget, UnfoldAdminTextInputWidget
 
 from core.audit import audit_record
 from core.operator_admin import ReadOnlyScopedAdmin, ScopedTabularInline, is_tenant_staff, operator_tenant_id
@@ -36,8 +37,13 @@ class AdjustBalanceForm(forms.Form):
         min_value=-services.MAX_AMOUNT_CENTS,
         max_value=services.MAX_AMOUNT_CENTS,
         help_text="Signed: 250 credits the wallet $2.50, -250 debits it.",
+        widget=UnfoldAdminIntegerFieldWidget,
     )
-    reason = forms.CharField(max_length=255, help_text="Required; shown to the user as the description.")
+    reason = forms.CharField(
+        max_length=255,
+        help_text="Required; shown to the user as the description.",
+        widget=UnfoldAdminTextInputWidget,
+    )
     # One id per rendered form: submitting the same form twice posts once (it is the idempotency key).
     submission_id = forms.UUIDField(widget=forms.HiddenInput)
 

@@ -114,3 +114,29 @@ def test_the_dashboard_as_tenant_staff_and_as_superuser(live_server, emulator, b
     for name in ("dashboard-tenant-staff.png", "dashboard-superuser.png"):
         width, height = png_size(shots / name)
         assert width == 1440 and height > 1000
+
+
+def test_the_markup_preview_follows_the_form_as_it_is_typed(live_server, tenant, alice, acme_staff):
+    # given acme sold whatsapp in the us at a supplier cost of 260
+    make_activation(alice, service_id="whatsapp", country_id="us", price_cents=260)
+    cookie = session_cookie(acme_staff)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            context = browser.new_context()
+            context.add_cookies([{**cookie, "url": live_server.url}])
+            page = context.new_page()
+            page.goto(f"{live_server.url}/admin/catalog/markuprule/add/", wait_until="networkidle")
+            cell = page.locator('[data-testid="markup-preview"] td[data-edited]').first
+            assert cell.inner_text().strip() == "—"  # nothing typed yet: the built-in default is in force
+            # when the operator types a rule: 0 %, +40 cents
+            page.fill("input[name=percent_bp]", "0")
+            page.fill("input[name=fixed_cents]", "40")
+            # then the table shows the price the rule would sell at, without saving
+            page.wait_for_function(
+                "document.querySelector('[data-testid=markup-preview] td[data-edited]').innerText.trim() === '300'"
+            )
+        finally:
+            browser.close()
