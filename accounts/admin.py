@@ -245,6 +245,16 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
     actions = ["suspend_users", "reactivate_users"]
     inlines = [ApiKeyInline]
 
+    def user_change_password(self, request, id, form_url=""):
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                user = self.get_object(request, id)
+                audit_record(
+                    actor=request.user, action="user.password_change", target=user, after={"password": "(set)"}
+                )
+        return response
+
     @admin.action(description="Suspend selected users (their API keys stop working)")
     def suspend_users(self, request, queryset):
         self._set_active(request, queryset, active=False)
@@ -287,6 +297,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
     tenant_staff_permissions = ("view", "change", "add")
     list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
     search_fields = ("prefix", "name", "user__email")
+    autocomplete_fields = ("user",)
     list_select_related = ("user__tenant",)
     readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
     actions = ["revoke"]

@@ -18,6 +18,8 @@ from core.audit import audit_record
 from core.errors import DomainError
 from core.operator_admin import ReadOnlyScopedAdmin, ScopedTabularInline, TenantScopedAdmin, is_tenant_staff
 
+# Each of these actions may call the supplier once per activation: a bounded batch keeps a request short.
+MAX_PER_ACTION = 100
 STATE_FIELDS = ("order_status", "sms_status", "activation_status", "billing_status", "upstream_billing_status")
 
 
@@ -129,15 +131,20 @@ class ActivationAdmin(ReadOnlyScopedAdmin):
         )
 
     def _operate(self, request, queryset, action: str, run) -> None:
-        done = failed = 0
-        for activation in queryset.select_related("tenant", "user")[:100]:
+        done = 0
+        if queryset.count() > MAX_PER_ACTION:
+            self.message_user(
+                request,
+                f"Only the first {MAX_PER_ACTION} selected activations are processed at a time.",
+                messages.WARNING,
+            )
+        for activation in queryset.select_related("tenant", "user").order_by("pk")[:MAX_PER_ACTION]:
             before = {name: getattr(activation, name) for name in STATE_FIELDS}
             try:
                 # Not one transaction with the audit entry: a cancel or a sync talks to the supplier, and no
                 # database transaction may stay open across that call. Each service commits its own change.
                 after_row = run(activation, f"operator:{request.user.pk}")
             except DomainError as exc:
-                failed += 1
                 self.message_user(request, f"#{activation.pk}: {exc.message}", messages.ERROR)
                 continue
             after = {name: getattr(after_row, name) for name in STATE_FIELDS}

@@ -40,9 +40,13 @@ def staff_client(client, acme_staff):
 
 
 @pytest.fixture
-def super_client(client, operator):
-    client.force_login(operator)
-    return client
+def super_client(operator):
+    """A platform superuser's browser (its own client: a test may use it beside ``staff_client``)."""
+    from django.test import Client
+
+    superuser = Client()
+    superuser.force_login(operator)
+    return superuser
 
 
 @pytest.fixture

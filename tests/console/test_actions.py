@@ -328,3 +328,15 @@ def test_a_duplicate_markup_rule_is_a_form_error_for_tenant_staff(staff_client, 
     staff_client.post(reverse("admin:catalog_markuprule_add"), data)
     response = staff_client.post(reverse("admin:catalog_markuprule_add"), data)
     assert response.status_code == 200 and response.context["adminform"].form.errors
+
+
+def test_a_password_change_is_audited_without_the_password(super_client, alice):
+    url = reverse("admin:auth_user_password_change", args=[alice.pk])
+    response = super_client.post(
+        url, {"password1": "N3w-passw0rd-xyz", "password2": "N3w-passw0rd-xyz", "usable_password": "true"}
+    )
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.check_password("N3w-passw0rd-xyz")
+    [entry] = audits("user.password_change")
+    assert "N3w" not in str(entry.after)

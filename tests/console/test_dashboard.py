@@ -127,7 +127,7 @@ def dashboard_queries(client) -> int:
     return len(queries)
 
 
-def test_the_dashboard_page_has_a_bounded_number_of_queries(staff_client, super_client, emulator, seeded, alice):
+def test_the_dashboard_page_has_a_bounded_number_of_queries(staff_client, emulator, seeded, alice):
     # given the page's cost on the seeded data
     staff_before = dashboard_queries(staff_client)
     # when the data grows

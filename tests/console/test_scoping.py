@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib import admin
 from django.contrib.admin.utils import quote
+from django.test import Client
 from django.urls import reverse
 
 from core.operator_admin import TenantScopedAdmin
@@ -144,3 +145,13 @@ def test_the_sidebar_lists_only_what_the_operator_may_open(staff_client, world):
     page = staff_client.get(reverse("admin:index")).content.decode()
     assert reverse("admin:activations_activation_changelist") in page
     assert reverse("admin:django_celery_beat_periodictask_changelist") not in page
+
+
+def test_autocomplete_offers_only_the_tenants_own_rows(staff_client, world, operator, alice, charlie):
+    query = {"app_label": "accounts", "model_name": "apikey", "field_name": "user", "term": "example.com"}
+    found = {int(item["id"]) for item in staff_client.get("/admin/autocomplete/", query).json()["results"]}
+    assert alice.pk in found and charlie.pk not in found
+    superuser = Client()
+    superuser.force_login(operator)
+    everyone = {int(item["id"]) for item in superuser.get("/admin/autocomplete/", query).json()["results"]}
+    assert {alice.pk, charlie.pk} <= everyone
