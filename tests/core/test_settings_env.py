@@ -80,8 +80,12 @@ CASES: dict[str, tuple[str, dict[str, str], str, object]] = {
         "s.FIELD_ENCRYPTION_KEYS",
         [FERNET_KEY, "old-key"],
     ),
-    "EMAIL_HOST": ("smtp.example.com", {}, "[s.EMAIL_HOST, s.EMAIL_BACKEND]",
-                   ["smtp.example.com", "django.core.mail.backends.smtp.EmailBackend"]),
+    "EMAIL_HOST": (
+        "smtp.example.com",
+        {},
+        "[s.EMAIL_HOST, s.EMAIL_BACKEND]",
+        ["smtp.example.com", "django.core.mail.backends.smtp.EmailBackend"],
+    ),
     "EMAIL_PORT": ("2525", SMTP, "s.EMAIL_PORT", 2525),
     "EMAIL_HOST_USER": ("mailer", SMTP, "s.EMAIL_HOST_USER", "mailer"),
     "EMAIL_HOST_PASSWORD": ("pw", SMTP, "s.EMAIL_HOST_PASSWORD", "pw"),
@@ -134,7 +138,12 @@ def test_production_settings_refuse_to_start_without_field_encryption_keys():
     base.update({**PRODUCTION, "FIELD_ENCRYPTION_KEYS": ""})
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT, env=base, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode != 0
     assert "FIELD_ENCRYPTION_KEYS must be set" in result.stderr
