@@ -246,3 +246,56 @@ def test_a_superuser_edits_a_schedule_with_an_audit(super_client):
     task.refresh_from_db()
     assert not task.enabled
     assert AuditEntry.objects.filter(action="schedule.disable", target_id=str(task.pk)).count() == 1
+
+
+def test_the_schedule_pages_work_with_the_task_list(super_client):
+    task = PeriodicTask.objects.get(name="Check operator alerts")
+    page = super_client.get(reverse("admin:django_celery_beat_periodictask_change", args=[task.pk]))
+    assert page.status_code == 200 and "console.check_alerts" in page.content.decode()
+    assert super_client.get(reverse("admin:django_celery_beat_intervalschedule_add")).status_code == 200
+    data = {"every": 5, "period": "minutes", "periodictask_set-TOTAL_FORMS": 0, "periodictask_set-INITIAL_FORMS": 0}
+    assert super_client.post(reverse("admin:django_celery_beat_intervalschedule_add"), data).status_code == 302
+    assert AuditEntry.objects.filter(action="add", target_type="django_celery_beat.intervalschedule").exists()
+
+
+INLINE = {"api_keys-TOTAL_FORMS": 0, "api_keys-INITIAL_FORMS": 0}
+
+
+def test_a_superuser_makes_a_tenants_user_staff(super_client, tenant):
+    # given a new user of acme, added on the user page
+    response = super_client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            **INLINE,
+            "tenant": tenant.pk,
+            "email": "newops@acme.test",
+            "password1": "Sx9-long-pass-1",
+            "password2": "Sx9-long-pass-1",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    from accounts.models import User
+
+    user = User.objects.get(email="newops@acme.test")
+    # when given staff rights
+    data = {
+        **INLINE,
+        "tenant": tenant.pk,
+        "email": user.email,
+        "is_active": "on",
+        "is_staff": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+        "api_keys-TOTAL_FORMS": 0,
+        "api_keys-INITIAL_FORMS": 0,
+        "api_keys-MIN_NUM_FORMS": 0,
+        "api_keys-MAX_NUM_FORMS": 1000,
+    }
+    response = super_client.post(reverse("admin:accounts_user_change", args=[user.pk]), data)
+    assert response.status_code == 302, response.content[:3000]
+    user.refresh_from_db()
+    assert user.is_staff and user.tenant == tenant
+    added, changed = AuditEntry.objects.filter(target_type="accounts.user").order_by("id")
+    assert added.action == "add" and "Sx9" not in str(added.after)
+    assert changed.after["is_staff"] is True and changed.before["is_staff"] is False
