@@ -37,7 +37,7 @@ from core.audit import audit_record
 from core.models import AuditEntry
 from core.operator_admin import ReadOnlyScopedAdmin, TenantScopedAdmin, is_tenant_staff, operator_tenant_id
 from wallet import selectors as wallet_selectors
-from wallet.models import Account
+from wallet import services as wallet_services
 
 PREVIEW_DAYS = 30
 
@@ -193,12 +193,9 @@ class ConsoleUserAdmin(UserAdmin):
         user = self.get_object(request, object_id)
         if user is None or user.tenant_id is None:
             raise Http404("No such user wallet.")
-        account = Account.objects.filter(user=user, type=Account.Type.USER_WALLET).first()
-        if account is None:
-            self.message_user(
-                request, f"{user.email} has no wallet yet: it is created with the first credit.", messages.INFO
-            )
-            return HttpResponseRedirect(reverse("admin:wallet_account_changelist") + f"?q={user.email}")
+        # A user who never had money has no wallet row yet: create the empty wallet (no money moves) so that the
+        # operator can credit it.
+        account = wallet_services.user_wallet_get_or_create(user=user)
         return HttpResponseRedirect(reverse("admin:wallet_account_change", args=[account.pk]))
 
     @action(description="Activations", url_path="activations", icon="sms", permissions=["activations"])

@@ -111,6 +111,8 @@ class AccountAdmin(ReadOnlyScopedAdmin):
         return obj.available_cents
 
     def has_adjust_permission(self, request, object_id=None):
+        # The button shows on every account; the page answers 404 for anything but one of the operator's user
+        # wallets (checking the type here would answer 403 for another tenant's account: an existence leak).
         return can_adjust(request)
 
     def has_verify_permission(self, request, object_id=None):

@@ -340,3 +340,13 @@ def test_a_password_change_is_audited_without_the_password(super_client, alice):
     assert alice.check_password("N3w-passw0rd-xyz")
     [entry] = audits("user.password_change")
     assert "N3w" not in str(entry.after)
+
+
+def test_a_user_without_a_wallet_gets_one_to_be_credited(staff_client, bob):
+    response = staff_client.get(reverse("admin:accounts_user_wallet", args=[bob.pk]))
+    account = Account.objects.get(user=bob)
+    assert response["Location"] == reverse("admin:wallet_account_change", args=[account.pk])
+    assert account.balance_cents == 0 and not JournalEntry.objects.exists()
+    assert adjust(staff_client, account, 300, "Welcome credit").status_code == 302
+    account.refresh_from_db()
+    assert account.balance_cents == 300
