@@ -10,6 +10,7 @@ from catalog import services
 from catalog.categories import ServiceType
 from catalog.markup import DEFAULT_TERMS, MarkupTerms
 from catalog.models import CatalogSync, Country, MarkupRule, Service
+from core.audit import audit_record
 from core.operator_admin import ReadOnlyScopedAdmin, TenantScopedAdmin
 
 PREVIEW_COSTS = (1, 5, 10, 20, 50, 99, 100, 260, 500, 1000, 5000)
@@ -108,11 +109,16 @@ class CatalogSyncAdmin(ReadOnlyScopedAdmin):
     @admin.action(description="Sync these tenants' catalogs now", permissions=["sync_now"])
     def sync_now(self, request, queryset):
         tenants = list({state.tenant_id: state.tenant for state in queryset.select_related("tenant")}.values())
+        by_slug = {tenant.slug: tenant for tenant in tenants}
         for outcome in services.catalog_sync_all(tenants=tenants):
-            if outcome.report:
-                self.message_user(request, outcome.report.summary(), messages.SUCCESS)
-            else:
-                self.message_user(request, f"{outcome.tenant}: {outcome.error}", messages.ERROR)
+            summary = outcome.report.summary() if outcome.report else f"{outcome.tenant}: {outcome.error}"
+            audit_record(
+                actor=request.user,
+                action="catalog.sync",
+                target=by_slug.get(str(outcome.tenant)),
+                after={"result": summary},
+            )
+            self.message_user(request, summary, messages.SUCCESS if outcome.report else messages.ERROR)
 
 
 def preview_table(terms: MarkupTerms) -> str:

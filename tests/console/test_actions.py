@@ -350,3 +350,12 @@ def test_a_user_without_a_wallet_gets_one_to_be_credited(staff_client, bob):
     assert adjust(staff_client, account, 300, "Welcome credit").status_code == 302
     account.refresh_from_db()
     assert account.balance_cents == 300
+
+
+def test_a_catalog_sync_asked_by_an_operator_is_audited(staff_client, emulator, tenant):
+    from catalog.models import CatalogSync
+
+    state = CatalogSync.objects.create(tenant=tenant, kind=CatalogSync.Kind.SERVICES)
+    staff_client.post(changelist("catalog_catalogsync"), {"action": "sync_now", "_selected_action": [state.pk]})
+    [entry] = audits("catalog.sync")
+    assert entry.tenant_id == tenant.pk and "services" in entry.after["result"]

@@ -299,3 +299,20 @@ def test_a_superuser_makes_a_tenants_user_staff(super_client, tenant):
     added, changed = AuditEntry.objects.filter(target_type="accounts.user").order_by("id")
     assert added.action == "add" and "Sx9" not in str(added.after)
     assert changed.after["is_staff"] is True and changed.before["is_staff"] is False
+
+
+def test_a_superuser_adds_a_tenant_with_its_supplier_account(super_client, tenant):
+    data = settings_form(
+        tenant,
+        slug="initech",
+        name="Initech",
+        platfone_base_url="https://s.example/api",
+        platfone_api_key="pk-initech-0001",
+        platfone_webhook_secret="ws-initech",
+    )
+    response = super_client.post(reverse("admin:accounts_tenant_add"), data)
+    assert response.status_code == 302, response.content[:2000]
+    initech = Tenant.objects.get(slug="initech")
+    assert initech.platfone_api_key == "pk-initech-0001"
+    assert raw_secrets(initech)[2] == Tenant.upstream_account_digest("https://s.example/api", "pk-initech-0001")
+    assert AuditEntry.objects.get(action="add").tenant_id == initech.pk
