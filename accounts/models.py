@@ -12,6 +12,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core import crypto
+from core.fields import EncryptedTextField
+
 LOGO_MAX_BYTES = 256 * 1024
 
 
@@ -62,10 +65,26 @@ class Tenant(models.Model):
         "keeping the supplier account away from its 7 % block. 0 turns the guard off.",
     )
 
-    # Upstream Platfone account. The key and the webhook secret are write-only in every screen.
+    # Upstream Platfone account. The key and the webhook secret are write-only in every screen and encrypted
+    # at rest (core.crypto, FIELD_ENCRYPTION_KEYS); code reads and writes them in plain text.
     platfone_base_url = models.URLField(max_length=300, blank=True)
-    platfone_api_key = models.CharField(max_length=200, blank=True)
-    platfone_webhook_secret = models.CharField(max_length=200, blank=True)
+    platfone_api_key = EncryptedTextField(blank=True)
+    platfone_webhook_secret = EncryptedTextField(blank=True)
+    # Keyed digest of (base URL, API key), set by accounts.services: encrypted keys cannot be compared, so
+    # "one upstream account per tenant" is enforced on this column. Empty while no key is set.
+    platfone_account_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
+
+    # Operator alerts (console.alerts): thresholds per tenant.
+    alert_supplier_balance_below_cents = models.PositiveBigIntegerField(
+        "alert below supplier balance (cents)",
+        default=1000,
+        help_text="Warn the tenant's operators when the supplier balance available falls below this.",
+    )
+    alert_webhook_silence_minutes = models.PositiveIntegerField(
+        "alert after webhook silence (minutes)",
+        default=30,
+        help_text="Warn when no supplier webhook arrived for this long while activations are open.",
+    )
 
     # Storefront branding (the portal's look on this tenant's hosts), edited by the operator in the admin.
     brand_logo = models.ImageField(
@@ -95,8 +114,8 @@ class Tenant(models.Model):
             # One upstream account per tenant: reconciliation and webhooks treat every activation of the
             # account as the tenant's own, so a shared account would let one tenant cancel another's numbers.
             models.UniqueConstraint(
-                fields=["platfone_base_url", "platfone_api_key"],
-                condition=~Q(platfone_api_key=""),
+                fields=["platfone_account_digest"],
+                condition=~Q(platfone_account_digest=""),
                 name="tenant_upstream_account_unique",
                 violation_error_message="Another tenant already uses this Platfone account.",
             )
@@ -108,6 +127,11 @@ class Tenant(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @staticmethod
+    def upstream_account_digest(base_url: str, api_key: str) -> str:
+        """The value of ``platfone_account_digest`` for these credentials ("" without a key)."""
+        return crypto.keyed_digest(base_url.rstrip("/"), api_key) if api_key else ""
 
 
 class TenantDomain(models.Model):

@@ -6,6 +6,7 @@ import hmac
 
 from accounts.keys import hash_api_key, split_api_key
 from accounts.models import ApiKey, Tenant, TenantDomain, User
+from core import crypto
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
@@ -71,3 +72,13 @@ def api_key_get_for_user(*, user: User, key_id: int | str) -> ApiKey | None:
     except ValueError:
         return None
     return ApiKey.objects.filter(pk=pk, user=user).first()
+
+
+def upstream_account_in_use(*, base_url: str, api_key: str, exclude_tenant_id: int | None = None) -> bool:
+    """Whether another tenant already uses this supplier account. Compared on keyed digests (the keys are
+    encrypted), under every configured encryption key so that a rotation in progress hides no duplicate."""
+    digests = crypto.keyed_digests(base_url.rstrip("/"), api_key)
+    tenants = Tenant.objects.filter(platfone_account_digest__in=digests)
+    if exclude_tenant_id is not None:
+        tenants = tenants.exclude(pk=exclude_tenant_id)
+    return tenants.exists()

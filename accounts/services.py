@@ -10,6 +10,7 @@ from django.core.validators import validate_email, validate_slug
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import selectors
 from accounts.keys import API_KEY_PREFIX_LENGTH, hash_api_key
 from accounts.models import ApiKey, Tenant, TenantDomain, User
 
@@ -37,10 +38,7 @@ def tenant_create(
         raise AccountError("A tenant needs a name.")
     if Tenant.objects.filter(slug=slug).exists():
         raise AccountError(f"Tenant {slug!r} already exists.")
-    if (
-        platfone_api_key
-        and Tenant.objects.filter(platfone_base_url=platfone_base_url, platfone_api_key=platfone_api_key).exists()
-    ):
+    if platfone_api_key and selectors.upstream_account_in_use(base_url=platfone_base_url, api_key=platfone_api_key):
         raise AccountError("Another tenant already uses this Platfone account (base URL and API key).")
     try:
         with transaction.atomic():
@@ -51,12 +49,45 @@ def tenant_create(
                 platfone_base_url=platfone_base_url,
                 platfone_api_key=platfone_api_key,
                 platfone_webhook_secret=platfone_webhook_secret,
+                platfone_account_digest=Tenant.upstream_account_digest(platfone_base_url, platfone_api_key),
             )
     except IntegrityError as exc:  # a concurrent create of the same slug or upstream account won
         raise AccountError(f"Tenant {slug!r} or its Platfone account already exists.") from exc
     for index, host in enumerate(domains):
         tenant_domain_add(tenant=tenant, host=host, is_primary=index == 0)
     return tenant
+
+
+@transaction.atomic
+def tenant_settings_save(*, tenant: Tenant) -> Tenant:
+    """Save a tenant's settings as edited (the console's tenant page saves through here).
+
+    Keeps ``platfone_account_digest`` in step with the supplier credentials and refuses an upstream account
+    that another tenant already uses (``AccountError``). The secrets are encrypted by their fields.
+    """
+    tenant.platfone_account_digest = Tenant.upstream_account_digest(tenant.platfone_base_url, tenant.platfone_api_key)
+    if tenant.platfone_api_key and selectors.upstream_account_in_use(
+        base_url=tenant.platfone_base_url, api_key=tenant.platfone_api_key, exclude_tenant_id=tenant.pk
+    ):
+        raise AccountError("Another tenant already uses this Platfone account (base URL and API key).")
+    try:
+        with transaction.atomic():
+            tenant.save()
+    except IntegrityError as exc:  # a concurrent save of the same upstream account won
+        raise AccountError("Another tenant already uses this Platfone account (base URL and API key).") from exc
+    return tenant
+
+
+def tenant_supplier_set(
+    *, tenant: Tenant, base_url: str, api_key: str | None = None, webhook_secret: str | None = None
+) -> Tenant:
+    """Point the tenant at a supplier account; ``None`` keeps the stored key or secret."""
+    tenant.platfone_base_url = base_url
+    if api_key is not None:
+        tenant.platfone_api_key = api_key
+    if webhook_secret is not None:
+        tenant.platfone_webhook_secret = webhook_secret
+    return tenant_settings_save(tenant=tenant)
 
 
 @transaction.atomic
@@ -112,6 +143,16 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     return api_key
 
 
+def user_set_active(*, user: User, active: bool) -> bool:
+    """Suspend (``active=False``) or reactivate a storefront user; a suspended user's API keys stop working at
+    once. Compare-and-set: returns False when the user already was in that state (nothing changed)."""
+    if user.tenant_id is None:
+        raise AccountError("Operators are not suspended here; edit the operator instead.")
+    changed = User.objects.filter(pk=user.pk, is_active=not active).update(is_active=active)
+    user.is_active = active
+    return bool(changed)
+
+
 def api_key_touch(*, api_key: ApiKey, min_interval_seconds: int = 60) -> None:
     """Record use of a key, at most once a minute so that a busy key does not write on every request."""
     now = timezone.now()
@@ -126,3 +167,19 @@ def user_email_mark_verified(*, user: User) -> User:
     User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())
     user.refresh_from_db(fields=["email_verified_at"])
     return user
+
+
+def tenant_secrets_reencrypt() -> int:
+    """Re-encrypt every tenant's supplier secrets under the newest key of ``FIELD_ENCRYPTION_KEYS`` and recompute
+    their account digests (the last step of a key rotation). Returns how many tenants were rewritten."""
+    count = 0
+    for pk in Tenant.objects.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            tenant = Tenant.objects.select_for_update().get(pk=pk)
+            tenant.platfone_account_digest = Tenant.upstream_account_digest(
+                tenant.platfone_base_url, tenant.platfone_api_key
+            )
+            # Saving encrypts the (decrypted) values again, under the first key.
+            tenant.save(update_fields=["platfone_api_key", "platfone_webhook_secret", "platfone_account_digest"])
+            count += 1
+    return count

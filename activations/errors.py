@@ -57,3 +57,8 @@ class NotFinalizable(ActivationError):
 
 class NotReportable(ActivationError):
     code = "not_reportable"
+
+
+class NotRefundable(ActivationError):
+    """An operator asked to refund an activation that was never charged (its hold was released, or it is still
+    waiting for its SMS). Operator screens only: no public code."""

@@ -61,6 +61,8 @@ class Activation(models.Model):
     billing_status = models.CharField(max_length=16, choices=BillingStatus.choices, default=BillingStatus.HELD)
     hold_id = models.BigIntegerField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # An operator's goodwill refund (console): settled like the other refunds, by apply_upstream_state.
+    refund_requested_at = models.DateTimeField(null=True, blank=True)
 
     last_synced_at = models.DateTimeField(null=True, blank=True)
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from django.db.models import Count, Q
+from django.core.cache import cache
+from django.db.models import BigIntegerField, Count, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from activations.models import OPEN_ACTIVATION_STATUSES, OPEN_ORDER_STATUSES, Activation
-from platfone.types import ENDED, ActivationStatus
+from activations.models import (
+    OPEN_ACTIVATION_STATUSES,
+    OPEN_ORDER_STATUSES,
+    Activation,
+    ReconciliationIssue,
+    UpstreamAccountStatus,
+    WebhookEvent,
+)
+from platfone.types import ENDED, ActivationStatus, BillingStatus, ReportStatus
 from wallet import selectors as wallet_selectors
 
 VISIBLE_ORDER_STATUSES = (Activation.OrderStatus.PLACED,)
@@ -153,4 +163,143 @@ def open_activations_for_user(*, user, limit: int = 50) -> list[Activation]:
             order_status__in=VISIBLE_ORDER_STATUSES,
             activation_status__in=OPEN_ACTIVATION_STATUSES,
         ).order_by("-created_at", "-id")[:limit]
+    )
+
+
+# --- the operator dashboard: aggregates in the database, scoped to one tenant or (None) to all -------------
+
+
+def _scoped(tenant_id: int | None):
+    activations = Activation.objects.filter(order_status=Activation.OrderStatus.PLACED)
+    return activations if tenant_id is None else activations.filter(tenant_id=tenant_id)
+
+
+def _sold() -> Q:
+    return Q(billing_status__in=[Activation.BillingStatus.BILLED, Activation.BillingStatus.REFUNDED])
+
+
+def _supplier_kept_cost() -> Q:
+    """The supplier billed us and did not refund: an approved report or its own refund reverses the cost."""
+    return (
+        (_sold() | Q(billing_status=Activation.BillingStatus.RELEASED, upstream_billing_status=BillingStatus.BILLED))
+        & ~Q(upstream_billing_status=BillingStatus.REFUNDED)
+        & ~Q(report_status=ReportStatus.APPROVED)
+    )
+
+
+def _figures() -> dict:
+    """Aggregates of one group of placed activations (all integer cents)."""
+    zero = Value(0, output_field=BigIntegerField())
+    refunded = Q(billing_status=Activation.BillingStatus.REFUNDED)
+    return {
+        "orders": Count("id"),
+        "code_received": Count("id", filter=Q(sms_received_at__isnull=False)),
+        "canceled": Count("id", filter=Q(activation_status=ActivationStatus.CANCELED)),
+        "expired": Count("id", filter=Q(activation_status=ActivationStatus.EXPIRED)),
+        "refunded": Count("id", filter=refunded),
+        "finished": Count(
+            "id", filter=Q(sms_received_at__isnull=False) | ~Q(activation_status=ActivationStatus.ACTIVE)
+        ),
+        "charged_cents": Coalesce(Sum("sell_price_cents", filter=_sold()), zero),
+        "refunded_cents": Coalesce(Sum("sell_price_cents", filter=refunded), zero),
+        "supplier_cost_cents": Coalesce(Sum("price_cents", filter=_supplier_kept_cost()), zero),
+        "refund_loss_cents": Coalesce(Sum("price_cents", filter=refunded & _supplier_kept_cost()), zero),
+    }
+
+
+def activation_figures(*, tenant_id: int | None, since) -> dict:
+    """Totals of the activations ordered since ``since``: outcomes, money and SMS success. One query."""
+    return _scoped(tenant_id).filter(created_at__gte=since).aggregate(**_figures())
+
+
+def activation_figures_by_day(*, tenant_id: int | None, since) -> list[dict]:
+    """``activation_figures`` per UTC day of ordering, oldest first. One query."""
+    return list(
+        _scoped(tenant_id)
+        .filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(**_figures())
+        .order_by("day")
+    )
+
+
+def activation_figures_by(*, tenant_id: int | None, since, field: str) -> list[dict]:
+    """``activation_figures`` per ``field`` ("service_id", "country_id" or "user"), every group. One query."""
+    group = ["user_id", "user__email"] if field == "user" else [field]
+    return list(_scoped(tenant_id).filter(created_at__gte=since).values(*group).annotate(**_figures()).order_by(*group))
+
+
+def open_activations_count(*, tenant_id: int) -> int:
+    """The tenant's activations holding one of the upstream account's active slots."""
+    return Activation.objects.filter(
+        tenant_id=tenant_id, order_status__in=OPEN_ORDER_STATUSES, activation_status__in=OPEN_ACTIVATION_STATUSES
+    ).count()
+
+
+def account_success_rate(*, tenant_id: int, now=None) -> tuple[int, int]:
+    """(finished orders, of which an SMS arrived) of the tenant's upstream account over 24 h."""
+    counts = Activation.objects.filter(tenant_id=tenant_id).aggregate(**success_rate_counts(now=now))
+    return counts["finished_24h"], counts["succeeded_24h"]
+
+
+WEBHOOK_FAILURE_HOURS = 24
+
+
+def webhook_failure_key(tenant_id: int, hour: int) -> str:
+    """Refused webhooks of one tenant in one hour (counted by ``services.webhook_failure_note``)."""
+    return f"activations:webhook-failures:{tenant_id}:{hour}"
+
+
+def webhook_health(*, tenant_id: int, now=None) -> dict:
+    """Last webhook seen, events accepted in 24 h, and open reconciliation issues. Two queries."""
+    now = now or timezone.now()
+    status = (
+        UpstreamAccountStatus.objects.filter(tenant_id=tenant_id).values("last_webhook_at", "low_balance_cents").first()
+    )
+    events = WebhookEvent.objects.filter(tenant_id=tenant_id, received_at__gte=now - timedelta(hours=24)).count()
+    hour = int(now.timestamp() // 3600)
+    counts = cache.get_many([webhook_failure_key(tenant_id, hour - back) for back in range(WEBHOOK_FAILURE_HOURS)])
+    return {
+        "last_webhook_at": status["last_webhook_at"] if status else None,
+        "events_24h": events,
+        "failures_24h": sum(int(value or 0) for value in counts.values()),
+    }
+
+
+def open_reconciliation_issues(*, tenant_id: int | None) -> int:
+    issues = ReconciliationIssue.objects.filter(resolved_at__isnull=True)
+    return (issues if tenant_id is None else issues.filter(tenant_id=tenant_id)).count()
+
+
+def top_pairs(*, tenant_id: int, since, limit: int = 10) -> list[Any]:
+    """The tenant's most ordered (service, country) pairs since ``since`` with the last supplier cost seen for
+    each (``last_cost_cents``, None when no order got a price). One query."""
+    last_cost = (
+        Activation.objects.filter(
+            tenant_id=tenant_id,
+            service_id=OuterRef("service_id"),
+            country_id=OuterRef("country_id"),
+            price_cents__isnull=False,
+        )
+        .order_by("-created_at", "-id")
+        .values("price_cents")[:1]
+    )
+    return list(
+        Activation.objects.filter(tenant_id=tenant_id, created_at__gte=since)
+        .values("service_id", "country_id")
+        .annotate(orders=Count("id"), last_cost_cents=Subquery(last_cost))
+        .order_by("-orders", "service_id", "country_id")[:limit]
+    )
+
+
+def oldest_open_activation_at(*, tenant_id: int):
+    """When the tenant's oldest open activation was ordered; None when none is open."""
+    return (
+        Activation.objects.filter(
+            tenant_id=tenant_id, order_status__in=OPEN_ORDER_STATUSES, activation_status__in=OPEN_ACTIVATION_STATUSES
+        )
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
     )

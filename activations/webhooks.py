@@ -66,6 +66,7 @@ def platfone_webhook(request, tenant_slug: str):
     )
     if not verified:
         logger.warning("webhook for %s rejected: bad signature or stale timestamp", tenant.slug)
+        services.webhook_failure_note(tenant=tenant)
         return _answer(401, "Invalid webhook signature.", "invalid_signature")
     try:
         event = webhooks.parse_event(body)
@@ -73,6 +74,7 @@ def platfone_webhook(request, tenant_slug: str):
         # Signed by the supplier, yet outside its documented shapes or ranges: nothing of it is used, and
         # operators are told (once per activation).
         invalid_upstream_data(tenant, _raw_activation_id(body), source="webhook", error=exc)
+        services.webhook_failure_note(tenant=tenant)
         return _answer(400, "Unrecognised webhook event.", "invalid_params")
     if len(event.id) > MAX_EVENT_ID_LENGTH:
         # Deduplicated on the whole id: one we could not store whole is refused rather than cut (two events
@@ -83,5 +85,6 @@ def platfone_webhook(request, tenant_slug: str):
         services.webhook_event_apply(tenant=tenant, event=event)
     except ActivationNotKnownYet as exc:
         logger.info("webhook %s for %s: activation %s not known yet; asking for a retry", event.id, tenant.slug, exc)
+        services.webhook_failure_note(tenant=tenant)
         return _answer(503, "Activation not known yet; retry later.", "retry_later")
     return JsonResponse({"result": "success"})

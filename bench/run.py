@@ -26,6 +26,7 @@ every option also reads an environment variable (``BENCH_QUICK=1``, ``BENCH_DURA
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import csv
 import datetime as dt
@@ -414,6 +415,8 @@ class Bench:
             "REDIS_URL": args.redis,
             "SECRET_KEY": secrets.token_urlsafe(50),
             "DEBUG": "0",
+            # production settings refuse to start without a key for the encrypted supplier credentials
+            "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "0",
             "LOG_LEVEL": args.log_level,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
 from catalog import services
 from catalog.categories import ServiceType
 from catalog.markup import DEFAULT_TERMS, MarkupTerms
 from catalog.models import CatalogSync, Country, MarkupRule, Service
+from core.audit import audit_record
+from core.operator_admin import ReadOnlyScopedAdmin, TenantScopedAdmin
 
 PREVIEW_COSTS = (1, 5, 10, 20, 50, 99, 100, 260, 500, 1000, 5000)
 
@@ -25,7 +28,8 @@ class EffectiveTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(TenantScopedAdmin):
+    tenant_staff_permissions = ("view", "change")
     list_display = (
         "service_id",
         "name",
@@ -38,7 +42,7 @@ class ServiceAdmin(admin.ModelAdmin):
         "updated_at",
     )
     list_editable = ("type_override",)
-    list_filter = ("tenant", EffectiveTypeFilter, "type_override", "is_available", "is_popular")
+    list_filter = (EffectiveTypeFilter, "type_override", "is_available", "is_popular")
     search_fields = ("service_id", "name", "alt_name")
     list_select_related = ("tenant",)
     fields = (
@@ -73,49 +77,48 @@ class ServiceAdmin(admin.ModelAdmin):
     def type_display(self, obj: Service) -> str:
         return obj.type_label
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, *args):
         return False  # services come from the upstream sync only
 
     def has_delete_permission(self, request, obj=None):
         return False  # a service that disappears upstream is marked unavailable, never deleted
 
-    def save_model(self, request, obj, form, change):
+    def save_through_service(self, request, obj, form, change):
         services.service_set_type_override(service=obj, type_override=obj.type_override)
 
 
 @admin.register(Country)
-class CountryAdmin(admin.ModelAdmin):
+class CountryAdmin(ReadOnlyScopedAdmin):
     list_display = ("country_id", "name", "tenant", "is_available", "updated_at")
-    list_filter = ("tenant", "is_available")
+    list_filter = ("is_available",)
     search_fields = ("country_id", "name", "alt_name")
     list_select_related = ("tenant",)
     readonly_fields = ("tenant", "country_id", "name", "alt_name", "codes", "is_available", "created_at", "updated_at")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CatalogSync)
-class CatalogSyncAdmin(admin.ModelAdmin):
+class CatalogSyncAdmin(ReadOnlyScopedAdmin):
     list_display = ("tenant", "kind", "etag", "checked_at", "changed_at", "last_error")
-    list_filter = ("tenant", "kind")
+    list_filter = ("kind",)
     readonly_fields = ("tenant", "kind", "etag", "checked_at", "changed_at", "last_error")
     actions = ["sync_now"]
 
-    def has_add_permission(self, request):
-        return False
+    def has_sync_now_permission(self, request):
+        return self.has_view_permission(request)
 
-    @admin.action(description="Sync these tenants' catalogs now")
+    @admin.action(description="Sync these tenants' catalogs now", permissions=["sync_now"])
     def sync_now(self, request, queryset):
         tenants = list({state.tenant_id: state.tenant for state in queryset.select_related("tenant")}.values())
+        by_slug = {tenant.slug: tenant for tenant in tenants}
         for outcome in services.catalog_sync_all(tenants=tenants):
-            if outcome.report:
-                self.message_user(request, outcome.report.summary(), messages.SUCCESS)
-            else:
-                self.message_user(request, f"{outcome.tenant}: {outcome.error}", messages.ERROR)
+            summary = outcome.report.summary() if outcome.report else f"{outcome.tenant}: {outcome.error}"
+            audit_record(
+                actor=request.user,
+                action="catalog.sync",
+                target=by_slug.get(str(outcome.tenant)),
+                after={"result": summary},
+            )
+            self.message_user(request, summary, messages.SUCCESS if outcome.report else messages.ERROR)
 
 
 def preview_table(terms: MarkupTerms) -> str:
@@ -132,7 +135,8 @@ def preview_table(terms: MarkupTerms) -> str:
 
 
 @admin.register(MarkupRule)
-class MarkupRuleAdmin(admin.ModelAdmin):
+class MarkupRuleAdmin(TenantScopedAdmin):
+    tenant_staff_permissions = ("view", "change", "add", "delete")
     list_display = (
         "tenant",
         "scope",
@@ -143,7 +147,7 @@ class MarkupRuleAdmin(admin.ModelAdmin):
         "example",
         "updated_at",
     )
-    list_filter = ("tenant", "rounding")
+    list_filter = ("rounding",)
     search_fields = ("service_id", "country_id", "note")
     list_select_related = ("tenant",)
     fields = (
@@ -173,5 +177,8 @@ class MarkupRuleAdmin(admin.ModelAdmin):
             )
         return preview_table(obj.terms())
 
-    def save_model(self, request, obj, form, change):
-        services.markup_rule_save(rule=obj)
+    def save_through_service(self, request, obj, form, change):
+        try:
+            services.markup_rule_save(rule=obj)
+        except ValidationError as exc:  # the form validated the same rules; only a race gets here
+            raise ValidationError(exc.messages) from exc

@@ -7,10 +7,15 @@ from django.utils.html import format_html
 
 from compat import selectors, services
 from compat.models import CodeMapping
+from core.operator_admin import TenantScopedAdmin
 
 
 @admin.register(CodeMapping)
-class CodeMappingAdmin(admin.ModelAdmin):
+class CodeMappingAdmin(TenantScopedAdmin):
+    """A storefront's staff see and edit their storefront's own mappings; mappings for every storefront (no
+    tenant) are the platform's."""
+
+    tenant_staff_permissions = ("view", "change", "add", "delete")
     list_display = ("kind", "code", "our_id_display", "scope", "shipped_display", "note", "updated_at")
     list_filter = ("kind", ("tenant", admin.RelatedOnlyFieldListFilter))
     search_fields = ("code", "our_id", "note")
@@ -40,5 +45,5 @@ class CodeMappingAdmin(admin.ModelAdmin):
             return "none: this mapping adds a code"
         return f"{shipped.code} → {shipped.our_id} ({shipped.name})"
 
-    def save_model(self, request, obj, form, change):
+    def save_through_service(self, request, obj, form, change):
         services.code_mapping_save(mapping=obj)

@@ -47,6 +47,8 @@ DEFAULT_LIMITS: Mapping[str, int] = {**DOCUMENTED_LIMITS, **UNDOCUMENTED_LIMITS}
 WINDOW_SECONDS = 60
 # A window marked exhausted after an upstream 429 is set to this count, far above any limit.
 _EXHAUSTED = 1 << 30
+# How many windows upstream 429s are remembered (the console's alert looks back this far).
+REJECTION_WINDOWS = 15
 # The most windows one upstream 429 may close; guards against a bogus far-future reset header.
 _MAX_BLOCKED_WINDOWS = 10
 
@@ -192,15 +194,31 @@ class RequestBudget:
                 reason="budget",
             )
 
-    def _incr(self, key: str) -> int:
+    def _incr(self, key: str, *, windows: int = 2) -> int:
         # add() is a no-op when the key exists; incr() is atomic in Redis and in LocMemCache.
-        self.cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
+        self.cache.add(key, 0, timeout=WINDOW_SECONDS * windows)
         try:
             return int(self.cache.incr(key))
         except ValueError:
             # The key vanished between add() and incr() (eviction); count this call as the window's first.
-            self.cache.set(key, 1, timeout=WINDOW_SECONDS * 2)
+            self.cache.set(key, 1, timeout=WINDOW_SECONDS * windows)
             return 1
+
+    def note_rejection(self, method: str) -> None:
+        """Count an upstream 429 for `method` in the current window (kept for `REJECTION_WINDOWS` windows)."""
+        window, _ = self._window()
+        self._incr(f"{self._key(method, window)}:429", windows=REJECTION_WINDOWS + 1)
+
+    def rejections(self, method: str, windows: int = 1) -> int:
+        """Upstream 429s for `method` in the current window and the `windows - 1` before it."""
+        window, _ = self._window()
+        keys = [f"{self._key(method, w)}:429" for w in range(window - min(windows, REJECTION_WINDOWS) + 1, window + 1)]
+        return sum(int(self.cache.get(key) or 0) for key in keys)
+
+    def usage(self) -> dict[str, tuple[int, int]]:
+        """(spent, limit) this minute for every method, for the operators' view. An upstream 429 shows as the
+        whole limit spent."""
+        return {method: (min(self.spent(method), self.limit(method)), self.limit(method)) for method in self.limits}
 
     def exhaust_until(self, method: str, reset_at: int) -> None:
         """Close `method` for every process until `reset_at` (after the upstream answered 429)."""

@@ -422,6 +422,8 @@ class PlatfoneClient:
                 reset_at = int(now) + retry_after_header
         retry_after = max(1, math.ceil(reset_at - now)) if reset_at is not None else DEFAULT_RETRY_AFTER
         cls = _RATE_LIMIT_CLASSES.get(name or "", RateLimited)
+        if self.budget is not None:
+            self.budget.note_rejection(method)
         if cls is RateLimited and self.budget is not None:
             # Tell every process sharing this account to stop calling the method until the upstream resets.
             self.budget.exhaust_until(method, reset_at if reset_at is not None else int(now) + retry_after)

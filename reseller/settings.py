@@ -10,6 +10,8 @@ Importing this module has no side effect: the folders it names are created when 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -60,7 +62,10 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,.localhost,127.0.0.1,[::1]"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The operator console's theme (django-unfold) and its admin site (console.sites.ConsoleAdminSite).
+    "unfold.apps.BasicAppConfig",
+    "unfold.contrib.filters",
+    "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -83,6 +88,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "portal",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +209,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- secrets at rest (the tenants' supplier credentials) ------------------------------------------
+# Fernet keys, comma-separated, newest first: the first encrypts, all decrypt (rotation: put a new key first,
+# run `manage.py rotate_field_encryption`, then drop the old one). While DEBUG, a key derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DEBUG is off (see the README).")
+    FIELD_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(f"field-encryption:{SECRET_KEY}".encode()).digest()).decode()
+    ]
+
+# --- the operator console -----------------------------------------------------------------------
+CONSOLE_DASHBOARD_CACHE_SECONDS = env_int("CONSOLE_DASHBOARD_CACHE_SECONDS", 60)  # dashboard figures reused this long
+CONSOLE_SUPPLIER_BALANCE_CACHE_SECONDS = env_int("CONSOLE_SUPPLIER_BALANCE_CACHE_SECONDS", 120)  # supplier balance
+UNFOLD = {
+    "SITE_TITLE": "Reseller console",
+    "SITE_HEADER": "Reseller console",
+    "SITE_SYMBOL": "sim_card",
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "console.dashboard.dashboard_callback",
+    "SIDEBAR": {
+        "show_search": False,
+        "show_all_applications": True,
+        "navigation": "console.navigation.sidebar",
+    },
+}
+
 # --- i18n, static ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -226,7 +259,8 @@ MEDIA_ROOT = VAR_DIR / "media"
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "portal:catalog"
-# Mail (sign-up verification, password reset): SMTP when EMAIL_HOST is set, else files in $VAR_DIR/mail.
+# Mail (sign-up verification, password reset, operator alerts): SMTP when EMAIL_HOST is set, else each message
+# is written to a file in $VAR_DIR/mail.
 EMAIL_HOST = env_str("EMAIL_HOST")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

@@ -203,12 +203,15 @@ class LedgerReport:
         return not self.drifted_accounts and not self.unbalanced_entries
 
 
-def verify_ledger() -> LedgerReport:
+def verify_ledger(*, tenant_id: int | None = None) -> LedgerReport:
     """Recompute every account's balance (from postings) and held funds (from active holds) and compare them
     with the cached values; find entries whose postings do not sum to zero or that have fewer than two.
 
     Reads only. Each check is one statement, so it sees one consistent snapshot even while money moves.
+    ``tenant_id`` limits the checks to one tenant's accounts and entries (a tenant's operators).
     """
+    accounts = Account.objects.all() if tenant_id is None else Account.objects.filter(tenant_id=tenant_id)
+    entries = JournalEntry.objects.all() if tenant_id is None else JournalEntry.objects.filter(tenant_id=tenant_id)
     zero = Value(0, output_field=BigIntegerField())
     posted = (
         Posting.objects.filter(account=OuterRef("pk")).order_by().values("account").annotate(total=Sum("amount_cents"))
@@ -220,7 +223,7 @@ def verify_ledger() -> LedgerReport:
         .annotate(total=Sum("amount_cents"))
     )
     drifted = (
-        Account.objects.annotate(
+        accounts.annotate(
             computed_balance=Coalesce(Subquery(posted.values("total")), zero),
             computed_held=Coalesce(Subquery(held.values("total")), zero),
         )
@@ -228,13 +231,13 @@ def verify_ledger() -> LedgerReport:
         .order_by("pk")
     )
     unbalanced = (
-        JournalEntry.objects.annotate(total=Coalesce(Sum("postings__amount_cents"), zero), legs=Count("postings"))
+        entries.annotate(total=Coalesce(Sum("postings__amount_cents"), zero), legs=Count("postings"))
         .filter(~Q(total=0) | Q(legs__lt=2))
         .order_by("pk")
     )
     return LedgerReport(
-        accounts_checked=Account.objects.count(),
-        entries_checked=JournalEntry.objects.count(),
+        accounts_checked=accounts.count(),
+        entries_checked=entries.count(),
         drifted_accounts=[
             AccountDrift(
                 account_id=account.pk,
@@ -287,3 +290,39 @@ def wallet_transactions_page(*, user: User, page: int, per_page: int = 20) -> tu
         for kind, amount, balance_after, description, created_at in rows[:per_page]
     ]
     return items, len(rows) > per_page
+
+
+def account_statement(*, account: Account, last: int | None = None) -> list[dict]:
+    """The account's postings, oldest first, each with the running balance after it (``balance_after_cents``,
+    written with the posting) and its entry's kind, description, reference and time; only the ``last`` ones
+    when given. One query, served by the (account, id) index."""
+    rows = (
+        Posting.objects.filter(account=account)
+        .order_by("-id" if last is not None else "id")
+        .values_list(
+            "id",
+            "entry_id",
+            "entry__created_at",
+            "entry__kind",
+            "entry__description",
+            "entry__reference",
+            "entry__actor",
+            "amount_cents",
+            "balance_after_cents",
+        )
+    )
+    selected = list(rows[:last]) if last is not None else list(rows)
+    if last is not None:
+        selected.reverse()
+    keys = (
+        "posting_id",
+        "entry_id",
+        "created_at",
+        "kind",
+        "description",
+        "reference",
+        "actor",
+        "amount_cents",
+        "balance_after_cents",
+    )
+    return [dict(zip(keys, row, strict=True)) for row in selected]

@@ -3,6 +3,7 @@
 from activations.services.actions import (
     activation_cancel,
     activation_finalize,
+    activation_refund,
     activation_report,
     activation_report_reasons,
     activation_retry,
@@ -10,7 +11,7 @@ from activations.services.actions import (
 from activations.services.ordering import activation_create
 from activations.services.settlement import Outcome, apply_upstream_state
 from activations.services.sync import activation_refresh, sync_due_activations
-from activations.services.webhooks import webhook_event_apply, webhooks_healthy
+from activations.services.webhooks import webhook_event_apply, webhook_failure_note, webhooks_healthy
 
 __all__ = [
     "Outcome",
@@ -18,11 +19,13 @@ __all__ = [
     "activation_create",
     "activation_finalize",
     "activation_refresh",
+    "activation_refund",
     "activation_report",
     "activation_report_reasons",
     "activation_retry",
     "apply_upstream_state",
     "sync_due_activations",
     "webhook_event_apply",
+    "webhook_failure_note",
     "webhooks_healthy",
 ]

@@ -76,22 +76,52 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
             # the code has been used (or the window is over), so canceling is no longer a free refund.
             raise errors.NotCancelable("This activation is finished; it can no longer be canceled.")
         _check_refund_limit(activation)
-        # Close the number upstream before any refund: once refunded, no further SMS may reach the user.
-        try:
-            client.finalize_activation(upstream_id)
-            finalized = True
-        except upstream.BadRequest:
-            finalized = False  # refused: it may have ended meanwhile; the fresh snapshot tells
-        except upstream.PlatfoneError as exc:
-            raise _supplier_failed(
-                exc, "Our number supplier did not confirm closing this number; nothing was refunded. Try again shortly."
-            ) from exc
-        activation = _sync_now(
-            activation, client=client, actor=actor, confirmed=ActivationStatus.FINALIZED if finalized else None
-        )
-        if activation.activation_status == ActivationStatus.ACTIVE:
-            raise errors.NotCancelable("The supplier refused to close this number; it can no longer be canceled.")
+        activation = _close_upstream(activation, client=client, upstream_id=upstream_id, actor=actor)
         return _refund_after_sms(activation, actor=actor)
+    return activation
+
+
+def activation_refund(*, activation: Activation, actor: str) -> Activation:
+    """An operator's (goodwill) refund of a charged activation, through the settlement rules: like a user's
+    cancel after the SMS, the number is closed at the supplier first (no further SMS on a refunded number),
+    then the charge is refunded once (by its settlement key) and the supplier's price booked as a refund loss
+    unless the supplier refunds it later. Refunding a refunded activation is harmless. Raises ``NotRefundable``
+    for an activation that was never charged, ``UpstreamUnavailable`` (nothing refunded) when the supplier
+    cannot confirm the close.
+    """
+    if activation.billing_status == Activation.BillingStatus.REFUNDED:
+        return activation
+    if activation.billing_status != Activation.BillingStatus.BILLED:
+        raise errors.NotRefundable(
+            f"Activation #{activation.pk} was not charged ({activation.get_billing_status_display().lower()}): "
+            "there is nothing to refund."
+        )
+    if activation.activation_status == ActivationStatus.ACTIVE:
+        client = client_for_tenant(activation.tenant, spender=spender_of(actor))
+        activation = _close_upstream(
+            activation, client=client, upstream_id=_placed_upstream_id(activation), actor=actor
+        )
+    return apply_upstream_state(activation, None, actor=actor, outcome=Outcome(refund_requested=True))
+
+
+def _close_upstream(activation: Activation, *, client, upstream_id: str, actor: str) -> Activation:
+    """Finalize the activation at the supplier and record it: before any refund, so no further SMS can reach a
+    number whose money went back. Raises ``UpstreamUnavailable`` (the supplier did not confirm; nothing
+    refunded) or ``NotCancelable`` (it refused and the number is still active)."""
+    try:
+        client.finalize_activation(upstream_id)
+        finalized = True
+    except upstream.BadRequest:
+        finalized = False  # refused: it may have ended meanwhile; the fresh snapshot tells
+    except upstream.PlatfoneError as exc:
+        raise _supplier_failed(
+            exc, "Our number supplier did not confirm closing this number; nothing was refunded. Try again shortly."
+        ) from exc
+    activation = _sync_now(
+        activation, client=client, actor=actor, confirmed=ActivationStatus.FINALIZED if finalized else None
+    )
+    if activation.activation_status == ActivationStatus.ACTIVE:
+        raise errors.NotCancelable("The supplier refused to close this number; it can no longer be refunded.")
     return activation
 
 

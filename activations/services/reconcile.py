@@ -233,3 +233,10 @@ def _close_lost_orders(tenant: Tenant, *, oldest_seen: int | None, complete: boo
         report.lost_failed.append(activation.pk)
 
     each_isolated(unmatched, close, what=f"close lost orders of {tenant.slug}")
+
+
+def reconciliation_issue_resolve(*, issue: ReconciliationIssue) -> bool:
+    """Mark an issue as dealt with by an operator. Compare-and-set: False when it already was resolved."""
+    return bool(
+        ReconciliationIssue.objects.filter(pk=issue.pk, resolved_at__isnull=True).update(resolved_at=timezone.now())
+    )

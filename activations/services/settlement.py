@@ -62,6 +62,7 @@ class Outcome:
     cancel_requested: bool = False
     local_expiry: bool = False
     adopt_hold_id: int | None = None
+    refund_requested: bool = False  # an operator refunds a charged activation (the reseller bears the cost)
 
 
 def apply_upstream_state(
@@ -95,6 +96,9 @@ def apply_upstream_state(
         if outcome.cancel_requested and locked.cancel_requested_at is None:
             locked.cancel_requested_at = timezone.now()
             changed.append("cancel_requested_at")
+        if outcome.refund_requested and locked.refund_requested_at is None:
+            locked.refund_requested_at = timezone.now()
+            changed.append("refund_requested_at")
         if locked.sms_received and locked.sms_received_at is None:
             locked.sms_received_at = timezone.now()
             changed.append("sms_received_at")
@@ -180,7 +184,9 @@ def _settle_step(activation: Activation, *, actor: str) -> None:
     elif billing == status.BILLED:
         if _upstream_refunded(activation):
             _refund(activation, actor=actor, supplier_refunded=True)
-        elif activation.cancel_requested_at is not None and activation.tenant.refund_on_cancel_after_sms:
+        elif (
+            activation.cancel_requested_at is not None and activation.tenant.refund_on_cancel_after_sms
+        ) or activation.refund_requested_at is not None:  # a user's cancel after the SMS, or an operator's refund
             _refund(activation, actor=actor, supplier_refunded=False)
     elif billing == status.REFUNDED and _upstream_refunded(activation):
         # The user was refunded on cancel before the upstream approved a report: the user is not refunded

@@ -45,7 +45,7 @@ def freshness_window(tenant: Tenant) -> timedelta:
     return timedelta(seconds=settings.ACTIVATION_FRESH_SECONDS)
 
 
-def activation_refresh(*, activation: Activation, actor: str, polled: bool = True) -> Activation:
+def activation_refresh(*, activation: Activation, actor: str, polled: bool = True, force: bool = False) -> Activation:
     """Bring the activation up to date with the upstream, within the upstream's budget, then return it.
 
     At most one caller at a time syncs a given activation (compare-and-set on ``next_sync_at``); others,
@@ -54,6 +54,8 @@ def activation_refresh(*, activation: Activation, actor: str, polled: bool = Tru
     An activation past ``expire_at`` (plus a grace period) that the upstream cannot confirm is expired
     locally, which releases the hold. ``polled`` marks a user's read (it raises the activation's priority
     in the background sync), at most once every few seconds so that polling does not write every time.
+    ``force`` (an operator's "sync now") reads the upstream even inside the freshness window, still one caller
+    at a time and within the request budget.
     """
     now = timezone.now()
     if polled and (
@@ -61,7 +63,8 @@ def activation_refresh(*, activation: Activation, actor: str, polled: bool = Tru
     ):
         Activation.objects.filter(pk=activation.pk).update(last_polled_at=now)
     upstream_id = activation.upstream_id
-    if upstream_id is None or not needs_sync(activation, now):
+    wanted = (force and activation.order_status == Activation.OrderStatus.PLACED) or needs_sync(activation, now)
+    if upstream_id is None or not wanted:
         return _expire_if_overdue(activation, actor=actor, now=now)
 
     claimed = (

@@ -6,11 +6,13 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Tenant
 from activations.models import Activation, UpstreamAccountStatus, WebhookEvent
+from activations.selectors import WEBHOOK_FAILURE_HOURS, webhook_failure_key
 from activations.services.settlement import apply_upstream_state
 from platfone.webhooks import ACTIVATION_EVENTS, LOW_BALANCE_EVENT
 from platfone.webhooks import WebhookEvent as Event
@@ -72,3 +74,15 @@ def webhooks_healthy(tenant: Tenant) -> bool:
         return False
     window = timedelta(seconds=settings.WEBHOOK_HEALTHY_SECONDS)
     return UpstreamAccountStatus.objects.filter(tenant=tenant, last_webhook_at__gte=timezone.now() - window).exists()
+
+
+def webhook_failure_note(*, tenant: Tenant) -> None:
+    """Count a webhook we refused (bad signature, unreadable event, activation not known yet), per hour in the
+    shared cache, for the console's webhook health. Never fails the request it is counting."""
+    hour = int(timezone.now().timestamp() // 3600)
+    key = webhook_failure_key(tenant.pk, hour)
+    try:
+        cache.add(key, 0, timeout=(WEBHOOK_FAILURE_HOURS + 1) * 3600)
+        cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=(WEBHOOK_FAILURE_HOURS + 1) * 3600)

@@ -43,6 +43,7 @@ def test_saving_a_tenant_with_empty_secret_fields_keeps_the_stored_secrets(admin
         "refund_on_cancel_after_sms": "on", "max_refunds_after_sms_per_day": 3, "upstream_fair_share_percent": 25,
         "success_guard_percent": 12, "platfone_base_url": "http://127.0.0.1:8001/api/v1",
         "platfone_api_key": "", "platfone_webhook_secret": "",
+        "alert_supplier_balance_below_cents": 1000, "alert_webhook_silence_minutes": 30,
         "domains-TOTAL_FORMS": 0, "domains-INITIAL_FORMS": 0, "domains-MIN_NUM_FORMS": 0, "domains-MAX_NUM_FORMS": 1000,
     }
     # when

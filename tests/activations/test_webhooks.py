@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from activations import selectors
 from activations.models import Activation, UpstreamAccountStatus, WebhookEvent
 from activations.services.sync import freshness_window
 from activations.services.webhooks import webhooks_healthy
@@ -155,6 +156,8 @@ class TestActivationUpdated:
         assert not WebhookEvent.objects.exists()
         assert not UpstreamAccountStatus.objects.filter(last_webhook_at__isnull=False).exists()
         assert balance(alice).held_cents == data["sell_price_cents"] and balance(alice).balance_cents == 5000
+        # and the operators see three refused webhooks
+        assert selectors.webhook_health(tenant_id=alice.tenant_id)["failures_24h"] == 3
 
     @pytest.mark.parametrize("skew", [-301, -3600, 301])
     def test_a_timestamp_outside_five_minutes_is_401_and_changes_nothing(

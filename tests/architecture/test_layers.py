@@ -11,7 +11,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ("core", "accounts", "wallet", "catalog", "activations", "platfone", "reseller", "compat", "portal")
+PACKAGES = (
+    "core",
+    "accounts",
+    "wallet",
+    "catalog",
+    "activations",
+    "platfone",
+    "reseller",
+    "compat",
+    "portal",
+    "console",
+)
 
 pytestmark = pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is a dev requirement")
 
@@ -44,6 +55,8 @@ def test_every_contract_is_kept():
         ("portal/views/numbers.py", "import activations.models", "The portal reaches the other apps"),
         ("portal/services.py", "import platfone.client", "The portal reaches the other apps"),
         ("portal/forms.py", "import portal.views.base", "Inside the portal"),
+        ("wallet/admin.py", "import console.models", "Nothing imports the operator console"),
+        ("console/dashboard.py", "import activations.tasks", "The operator console reads through selectors"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(tmp_path, module, forbidden_import, contract):

@@ -19,7 +19,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 SETTINGS = ROOT / "reseller" / "settings.py"
-PRODUCTION = {"DEBUG": "0", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "shop.example.com"}
+FERNET_KEY = "dGVzdC1vbmx5LWZpZWxkLWVuY3J5cHRpb24ta2V5LTE="
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "x" * 50,
+    "ALLOWED_HOSTS": "shop.example.com",
+    "FIELD_ENCRYPTION_KEYS": FERNET_KEY,
+}
+SMTP = {"EMAIL_HOST": "smtp.example.com"}
 REDIS = {"REDIS_URL": "redis://127.0.0.1:6379/9"}
 SMTP = {"EMAIL_HOST": "smtp.example.com"}
 
@@ -69,17 +76,25 @@ CASES: dict[str, tuple[str, dict[str, str], str, object]] = {
     "ACTIVATION_SYNC_CLAIM_SECONDS": ("11", {}, "s.ACTIVATION_SYNC_CLAIM_SECONDS", 11),
     "ACTIVATION_SYNC_BACKOFF_SECONDS": ("6", {}, "s.ACTIVATION_SYNC_BACKOFF_SECONDS", 6),
     "ACTIVATION_LOCAL_EXPIRY_GRACE_SECONDS": ("240", {}, "s.ACTIVATION_LOCAL_EXPIRY_GRACE_SECONDS", 240),
+    "FIELD_ENCRYPTION_KEYS": (
+        f"{FERNET_KEY}, old-key",
+        {"DEBUG": "0", "SECRET_KEY": "x" * 50},
+        "s.FIELD_ENCRYPTION_KEYS",
+        [FERNET_KEY, "old-key"],
+    ),
     "EMAIL_HOST": (
         "smtp.example.com",
         {},
-        "[s.EMAIL_BACKEND, s.EMAIL_HOST]",
-        ["django.core.mail.backends.smtp.EmailBackend", "smtp.example.com"],
+        "[s.EMAIL_HOST, s.EMAIL_BACKEND]",
+        ["smtp.example.com", "django.core.mail.backends.smtp.EmailBackend"],
     ),
     "EMAIL_PORT": ("2525", SMTP, "s.EMAIL_PORT", 2525),
     "EMAIL_HOST_USER": ("mailer", SMTP, "s.EMAIL_HOST_USER", "mailer"),
-    "EMAIL_HOST_PASSWORD": ("pw-123", SMTP, "s.EMAIL_HOST_PASSWORD", "pw-123"),
+    "EMAIL_HOST_PASSWORD": ("pw", SMTP, "s.EMAIL_HOST_PASSWORD", "pw"),
     "EMAIL_USE_TLS": ("0", SMTP, "s.EMAIL_USE_TLS", False),
-    "DEFAULT_FROM_EMAIL": ("shop@example.com", {}, "s.DEFAULT_FROM_EMAIL", "shop@example.com"),
+    "DEFAULT_FROM_EMAIL": ("ops@example.com", {}, "s.DEFAULT_FROM_EMAIL", "ops@example.com"),
+    "CONSOLE_DASHBOARD_CACHE_SECONDS": ("15", {}, "s.CONSOLE_DASHBOARD_CACHE_SECONDS", 15),
+    "CONSOLE_SUPPLIER_BALANCE_CACHE_SECONDS": ("45", {}, "s.CONSOLE_SUPPLIER_BALANCE_CACHE_SECONDS", 45),
 }
 
 
@@ -117,6 +132,28 @@ def test_the_readme_table_and_the_settings_name_the_same_variables():
 def test_each_variable_takes_effect(name):
     value, needs, expression, expected = CASES[name]
     assert read_setting(expression, {**needs, name: value}) == expected
+
+
+def test_production_settings_refuse_to_start_without_field_encryption_keys():
+    base = {k: v for k, v in os.environ.items() if k not in CASES and k != "DJANGO_SETTINGS_MODULE"}
+    base.update({name: "" for name in CASES}, DJANGO_SETTINGS_MODULE="reseller.settings")
+    base.update({**PRODUCTION, "FIELD_ENCRYPTION_KEYS": ""})
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS must be set" in result.stderr
+
+
+def test_development_derives_an_encryption_key_from_the_secret_key():
+    keys = read_setting("s.FIELD_ENCRYPTION_KEYS", {"SECRET_KEY": "k" * 60})
+    assert len(keys) == 1 and keys != read_setting("s.FIELD_ENCRYPTION_KEYS", {"SECRET_KEY": "j" * 60})
 
 
 def test_no_module_but_the_settings_reads_the_environment():

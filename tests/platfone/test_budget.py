@@ -114,3 +114,27 @@ def test_memory_cache_expires_entries():
     assert cache.add("k", 2) is True
     with pytest.raises(ValueError):
         cache.incr("missing")
+
+
+def test_upstream_429s_are_counted_per_method_for_fifteen_minutes():
+    clock = FakeClock(T0 - T0 % 60)
+    budget = make_budget(clock)
+    budget.note_rejection("get_activation")
+    budget.note_rejection("get_activation")
+    budget.note_rejection("balance")
+    assert budget.rejections("get_activation") == 2 and budget.rejections("balance") == 1
+    clock.advance(60 * 14)
+    assert budget.rejections("get_activation", windows=15) == 2
+    assert budget.rejections("get_activation") == 0  # this minute's window alone
+    clock.advance(60)
+    assert budget.rejections("get_activation", windows=15) == 0
+
+
+def test_usage_reports_spent_and_limit_per_method_capped_at_the_limit():
+    clock = FakeClock(T0 - T0 % 60)
+    budget = make_budget(clock, balance=3)
+    budget.spend("balance")
+    assert budget.usage()["balance"] == (1, 3)
+    budget.exhaust_until("balance", int(clock()) + 60)  # an upstream 429 closes the window
+    assert budget.usage()["balance"] == (3, 3)
+    assert set(budget.usage()) == set(DEFAULT_LIMITS)

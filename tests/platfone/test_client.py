@@ -448,6 +448,18 @@ def test_a_429_without_headers_waits_a_minute(mock, api):
     assert (raised.value.retry_after, raised.value.reset_at) == (60, None)
 
 
+def test_every_429_is_counted_for_the_operators(mock, api):
+    mock.get(f"{BASE}/user/balance", status=429, json=error("TooManyRequestsException"))
+    mock.post(f"{BASE}/activation", status=429, json=error("LowSuccessRateException"))
+
+    with pytest.raises(RateLimited):
+        api.balance()
+    with pytest.raises(LowSuccessRate):
+        api.create_activation(service_id="netflix", country_id="us")
+
+    assert (api.budget.rejections("balance"), api.budget.rejections("create_activation")) == (1, 1)
+
+
 def test_a_small_reset_header_is_read_as_seconds_from_now(mock, api):
     mock.get(
         f"{BASE}/user/balance", status=429, json=error("TooManyRequestsException"), headers={"x-ratelimit-reset": "7"}

@@ -9,9 +9,11 @@ import pytest
 from wallet import services
 from wallet.models import Account
 from wallet.selectors import (
+    account_statement,
     entries_for_reference,
     hold_for_reference,
     reference_money,
+    verify_ledger,
     wallet_summary,
     wallet_transactions,
 )
@@ -110,3 +112,30 @@ def test_entries_for_an_activation_are_scoped_to_the_tenant(alice, charlie, tena
     assert reference_money(tenant=other_tenant, reference="activation:7").margin_cents == 300
     assert hold_for_reference(tenant=tenant, reference="activation:7").idempotency_key == "h:acme"
     assert hold_for_reference(tenant=other_tenant, reference="activation:8") is None
+
+
+def test_verify_ledger_can_be_limited_to_one_tenant(alice, charlie):
+    services.deposit(user=alice, amount_cents=100, idempotency_key="d:a", actor="test")
+    services.deposit(user=charlie, amount_cents=100, idempotency_key="d:c", actor="test")
+    Account.objects.filter(user=charlie).update(balance_cents=1)
+    assert verify_ledger(tenant_id=alice.tenant_id).ok
+    report = verify_ledger(tenant_id=charlie.tenant_id)
+    assert not report.ok and [drift.user_id for drift in report.drifted_accounts] == [charlie.pk]
+    assert report.accounts_checked == Account.objects.filter(tenant_id=charlie.tenant_id).count()
+
+
+def test_a_statement_lists_postings_with_their_running_balance(alice, django_assert_num_queries):
+    for index, cents in enumerate((500, 250, -100)):
+        if cents > 0:
+            services.deposit(user=alice, amount_cents=cents, idempotency_key=f"d:{index}", actor="test")
+        else:
+            services.adjust(user=alice, amount_cents=cents, reason="fix", idempotency_key=f"a:{index}", actor="test")
+    wallet = Account.objects.get(user=alice)
+    with django_assert_num_queries(1):
+        rows = account_statement(account=wallet)
+    assert [(row["kind"], row["amount_cents"], row["balance_after_cents"]) for row in rows] == [
+        ("deposit", 500, 500),
+        ("deposit", 250, 750),
+        ("adjustment", -100, 650),
+    ]
+    assert [row["balance_after_cents"] for row in account_statement(account=wallet, last=2)] == [750, 650]

@@ -128,10 +128,9 @@ class Command(BaseCommand):
                 platfone_webhook_secret=webhook_secret,
             )
         else:
-            Tenant.objects.filter(pk=tenant.pk).update(
-                platfone_base_url=platfone_url, platfone_api_key=platfone_key, platfone_webhook_secret=webhook_secret
+            tenant = services.tenant_supplier_set(
+                tenant=tenant, base_url=platfone_url, api_key=platfone_key, webhook_secret=webhook_secret
             )
-            tenant.refresh_from_db()
         if not tenant.brand_logo:
             # Demo data, set once: an operator's later edits in the admin are kept.
             tenant.brand_color = color
