@@ -178,17 +178,7 @@ class AccountAdmin(ReadOnlyScopedAdmin):
     @action(description="Export CSV", url_path="statement.csv", icon="download", permissions=["statement_csv"])
     def statement_csv(self, request, object_id):
         account = self._account(request, object_id)
-        header = [
-            "posting_id",
-            "entry_id",
-            "created_at",
-            "kind",
-            "description",
-            "reference",
-            "actor",
-            "amount_cents",
-            "balance_after_cents",
-        ]
+        header = selectors.STATEMENT_COLUMNS
 
         class Echo:
             def write(self, value):

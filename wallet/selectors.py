@@ -292,6 +292,20 @@ def wallet_transactions_page(*, user: User, page: int, per_page: int = 20) -> tu
     return items, len(rows) > per_page
 
 
+# The columns of an account statement, in order (the CSV export's header too).
+STATEMENT_COLUMNS = (
+    "posting_id",
+    "entry_id",
+    "created_at",
+    "kind",
+    "description",
+    "reference",
+    "actor",
+    "amount_cents",
+    "balance_after_cents",
+)
+
+
 def account_statement(*, account: Account, last: int | None = None) -> list[dict]:
     """The account's postings, oldest first, each with the running balance after it (``balance_after_cents``,
     written with the posting) and its entry's kind, description, reference and time; only the ``last`` ones
@@ -314,15 +328,4 @@ def account_statement(*, account: Account, last: int | None = None) -> list[dict
     selected = list(rows[:last]) if last is not None else list(rows)
     if last is not None:
         selected.reverse()
-    keys = (
-        "posting_id",
-        "entry_id",
-        "created_at",
-        "kind",
-        "description",
-        "reference",
-        "actor",
-        "amount_cents",
-        "balance_after_cents",
-    )
-    return [dict(zip(keys, row, strict=True)) for row in selected]
+    return [dict(zip(STATEMENT_COLUMNS, row, strict=True)) for row in selected]
