@@ -61,6 +61,9 @@ class Activation(models.Model):
     billing_status = models.CharField(max_length=16, choices=BillingStatus.choices, default=BillingStatus.HELD)
     hold_id = models.BigIntegerField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # A user's cancel after the SMS started closing the number at the supplier, for the refund that follows; a
+    # second cancel (at the same time, or after the first was cut short) finishes that refund instead of refusing.
+    closing_for_refund_at = models.DateTimeField(null=True, blank=True)
     # An operator's goodwill refund (console): settled like the other refunds, by apply_upstream_state.
     refund_requested_at = models.DateTimeField(null=True, blank=True)
 

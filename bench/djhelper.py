@@ -111,8 +111,8 @@ def money(delivered_path: str) -> None:
         for pk, tenant_id, upstream_id in Activation.objects.values_list("pk", "tenant_id", "upstream_id")
     }
     kinds = Counter(JournalEntry.objects.values_list("kind", flat=True))
-    charge_ids = list(JournalEntry.objects.filter(kind="charge").values_list("activation_id", flat=True))
-    refund_ids = list(JournalEntry.objects.filter(kind="refund").values_list("activation_id", flat=True))
+    charge_ids = _activation_ids(JournalEntry.objects.filter(kind="charge"))
+    refund_ids = _activation_ids(JournalEntry.objects.filter(kind="refund"))
     per_activation = Counter(charge_ids)
     charged = {activations[pk] for pk in per_activation if pk in activations}
     billing = Counter(Activation.objects.values_list("billing_status", flat=True))
@@ -139,6 +139,15 @@ def money(delivered_path: str) -> None:
         and report["refund_entries"] == 0
     )
     print(json.dumps(report))
+
+
+def _activation_ids(entries) -> list[int | None]:
+    """The activation each entry is for, from the ledger's opaque reference ("activation:42")."""
+    ids: list[int | None] = []
+    for reference in entries.values_list("reference", flat=True):
+        kind, _, number = reference.partition(":")
+        ids.append(int(number) if kind == "activation" and number.isdigit() else None)
+    return ids
 
 
 CACHE_METHODS = ("get", "set", "add", "incr", "decr", "delete", "get_many", "set_many", "touch", "has_key")

@@ -248,6 +248,33 @@ def render(r: dict, results_file: str = "") -> str:
             f"{_ms(f['server_side']['p50_ms'])} / {_ms(f['server_side']['p99_ms'])} | {target} |"
         )
     add("")
+    customer = on.get("customer_webhook")
+    if customer:
+        receiver = customer["receiver"]
+        add(
+            "**SMS → customer webhook**, under the same load (webhooks on): every client also had a webhook endpoint "
+            "of its own, registered through the API (`POST webhooks`, events `activation.sms_received`) and served "
+            "by a receiver in the harness on 127.0.0.1. The figure runs from t0 until that endpoint received the "
+            "signed event, so it has no poll interval in it. Signatures were checked with the README's Python "
+            "snippet."
+        )
+        add("")
+        add(
+            "| samples | received | p50 ms | p90 ms | p99 ms | max ms | after *recorded* p50 / p99 ms | received twice "
+            "| signatures verified | target |"
+        )
+        add("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        missing = customer["received"] < customer["delivered"]
+        add(
+            f"| {customer['delivered']} | {customer['received']} | {_ms(customer['p50_ms'])} | "
+            f"{_ms(customer['p90_ms'])} | "
+            f"{_ms(customer['p99_ms']) if customer['p99_ms'] is not None or not missing else late} | "
+            f"{_ms(customer['max_ms']) if customer['max_ms'] is not None or not missing else 'never'} | "
+            f"{_ms(customer['after_recorded']['p50_ms'])} / {_ms(customer['after_recorded']['p99_ms'])} | "
+            f"{customer['received_more_than_once']} | "
+            f"{receiver['requests'] - receiver['bad_signatures']} / {receiver['requests']} | p99 ≤ 1,000 ms |"
+        )
+        add("")
     hooks = money.get("webhook_requests") or {}
     if hooks.get("count"):
         add(

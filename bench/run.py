@@ -17,6 +17,8 @@ One emulator per measurement whose upstream counter must not see anyone else's c
 2. upstream amplification: M activations polled once a second for S seconds, webhooks off and on
    (``GET activation`` calls per client poll), and K identical concurrent price requests on a cold cache;
 3. SMS visibility: the emulator delivers an SMS at t0, the polling client measures when it sees the code;
+   with webhooks, every client also has a customer webhook endpoint (a receiver in this process), and the
+   time from t0 until its signed ``activation.sms_received`` arrives is measured under the same load;
 4. money: charges vs SMS delivered upstream, ``verify_ledger``, 5xx and errors in the logs.
 
 Writes ``bench/results/<date>-<name>.json`` and (full runs) ``docs/performance.md``. Options: ``--help``;
@@ -48,6 +50,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +95,8 @@ LIFTED = [
     "emulator success_rate_block off (the upstream's 24 h block below 7 % success)",
     "POST activations + cancel rotates over --order-shards tenants, each its own upstream account: our client's "
     "budget (cancel 45/min, create and GET activation 270/min per account) is kept, but shared by fewer requests",
+    "CUSTOMER_WEBHOOKS_ALLOW_LOOPBACK=1: the customers' webhook endpoints are a receiver in the harness on "
+    "127.0.0.1, over plain http (production reaches public https addresses only; the SSRF checks still run)",
 ]
 
 children: list[tuple[str, subprocess.Popen]] = []
@@ -394,6 +399,98 @@ class Emulator:
         self.control("POST", "counters/reset", {})
 
 
+class CustomerReceiver:
+    """The customers' side of our webhooks: one HTTP server in this process that every bench customer's endpoint
+    points at (``/customer/<slug>/<n>``). It answers 200 at once and records when each event arrived and whether
+    its signature verifies with that endpoint's secret, using the verification snippet the README documents."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.records: list[dict[str, Any]] = []
+        self.secrets: dict[str, str] = {}  # path -> the endpoint's signing secret
+        self.verify = _documented_verifier()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                arrived = time.time()
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "11")
+                self.end_headers()
+                self.wfile.write(b'{"ok":true}')
+                receiver.record(self.path, dict(self.headers.items()), body, arrived)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, name="customer-receiver", daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://{HOST}:{self.port}{path}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def record(self, path: str, headers: dict[str, str], body: bytes, arrived: float) -> None:
+        try:
+            event = json.loads(body)
+        except ValueError:
+            event = {}
+        data = event.get("data") if isinstance(event, dict) else None
+        activation = data.get("activation") if isinstance(data, dict) else None
+        secret = self.secrets.get(path)
+        with self.lock:
+            self.records.append(
+                {
+                    "at": arrived,
+                    "path": path,
+                    "type": event.get("type") if isinstance(event, dict) else None,
+                    "event_id": headers.get("X-Event-Id"),
+                    "activation": activation.get("id") if isinstance(activation, dict) else None,
+                    "verified": bool(secret) and self.verify(secret, headers.get("X-Signature", ""), body),
+                }
+            )
+
+    def arrivals(self, event_type: str) -> dict[int, list[float]]:
+        """Activation id -> arrival times of its events of ``event_type``."""
+        found: dict[int, list[float]] = {}
+        with self.lock:
+            for item in self.records:
+                if item["type"] == event_type and item["activation"] is not None:
+                    found.setdefault(item["activation"], []).append(item["at"])
+        return found
+
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "requests": len(self.records),
+                "by_type": dict(Counter(item["type"] for item in self.records)),
+                "bad_signatures": sum(1 for item in self.records if not item["verified"]),
+            }
+
+
+def _documented_verifier():
+    """``verify_webhook`` of docs/webhooks/verify_signature.py: the code a customer copies from the README."""
+    import importlib.util
+
+    path = ROOT / "docs" / "webhooks" / "verify_signature.py"
+    spec = importlib.util.spec_from_file_location("verify_signature", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.verify_webhook
+
+
 # --- the run ------------------------------------------------------------------------------------------------
 
 
@@ -421,7 +518,10 @@ class Bench:
             "SECURE_SSL_REDIRECT": "0",
             "LOG_LEVEL": args.log_level,
             "PYTHONUNBUFFERED": "1",
+            # The customers' webhook endpoints are this harness's receiver on 127.0.0.1 (see LIFTED).
+            "CUSTOMER_WEBHOOKS_ALLOW_LOOPBACK": "1",
         }
+        self.receiver = CustomerReceiver()
         self.emulators = {
             "EA": Emulator("EA", free_port(), None),
             "EB": Emulator("EB", free_port(), "bench-wh"),
@@ -613,6 +713,24 @@ class Bench:
             wait_http(f"{self.base}/healthz")
             wait_http(f"{self.base}/bench/ceiling")
             self.check_alive()
+
+        with self.phase("setup: customer webhook endpoints"):
+            self.receiver.start()
+            self.register_customer_endpoints("bench-wh")
+
+    def register_customer_endpoints(self, slug: str) -> None:
+        """Every user of ``slug`` registers a webhook endpoint for its codes, through the API, at the receiver."""
+        for index, key in enumerate(self.keys(slug)):
+            path = f"/customer/{slug}/{index}"
+            status, body, _ = http(
+                "POST",
+                f"{self.base}/api/v1/webhooks",
+                {"url": self.receiver.url(path), "events": ["activation.sms_received"]},
+                {"X-Api-Key": key},
+            )
+            if status != 200:
+                raise RuntimeError(f"registering a webhook endpoint for {slug}: HTTP {status} {body}")
+            self.receiver.secrets[path] = body["data"]["secret"]
 
     def plan(self) -> dict:
         a = self.args
@@ -998,6 +1116,48 @@ class Bench:
                     "cpu_busy_pct": stats["_cpu_busy_pct"],
                     "cpu_cores": stats["_cpu_cores"],
                 }
+                if mode == "webhooks_on":
+                    self.results["sms_visibility"][mode]["customer_webhook"] = self.customer_webhooks(
+                        delivered, received
+                    )
+
+    def customer_webhooks(self, delivered: list[dict], recorded: dict[str, float | None]) -> dict[str, Any]:
+        """SMS -> customer webhook: from t0 (the emulator told to deliver the SMS) until the customer's endpoint
+        received the signed ``activation.sms_received``, measured during the SMS-visibility load. A webhook not
+        received within --sms-give-up seconds counts as infinitely late."""
+        wanted = {s["activation"] for s in delivered}
+        deadline = time.monotonic() + self.args.sms_give_up
+        while time.monotonic() < deadline and not STOPPING.is_set():
+            if wanted <= set(self.receiver.arrivals("activation.sms_received")):
+                break
+            time.sleep(0.5)  # stragglers: the locust run ends when the last poll saw its code
+        arrivals = self.receiver.arrivals("activation.sms_received")
+        late = self.args.sms_give_up * 1000
+        values, after_recorded = [], []
+        for sample in delivered:
+            times = arrivals.get(sample["activation"])
+            value = (min(times) - sample["t0"]) * 1000 if times else math.inf
+            values.append(value if value <= late else math.inf)
+            at = recorded.get(str(sample["activation"]))
+            if times and at:
+                after_recorded.append((min(times) - at) * 1000)
+        return {
+            "what": "t0 (SMS delivered upstream) -> the customer's endpoint received activation.sms_received",
+            "delivered": len(delivered),
+            "received": sum(1 for v in values if not math.isinf(v)),
+            "p50_ms": percentile(values, 50),
+            "p90_ms": percentile(values, 90),
+            "p99_ms": percentile(values, 99),
+            "max_ms": percentile(values, 100),
+            "after_recorded": {
+                "what": "sms_received_at (the app recorded the SMS) -> the customer's endpoint received it",
+                "p50_ms": percentile(after_recorded, 50),
+                "p99_ms": percentile(after_recorded, 99),
+                "max_ms": percentile(after_recorded, 100),
+            },
+            "received_more_than_once": sum(1 for a in wanted if len(arrivals.get(a, [])) > 1),
+            "receiver": self.receiver.summary(),
+        }
 
     # --- phase 4 ---
 
@@ -1262,6 +1422,20 @@ def targets(r: dict) -> list[dict]:
             "<= 1000",
             None if on["p99_ms"] is None else on["p99_ms"] <= 1000,
         )
+    hook = (on or {}).get("customer_webhook")
+    if hook:
+        add(
+            "SMS -> customer webhook p99 (ms)",
+            hook["p99_ms"],
+            "<= 1000",
+            None if hook["p99_ms"] is None else hook["p99_ms"] <= 1000,
+        )
+        add(
+            "customer webhooks signed and verifiable",
+            f"{hook['receiver']['requests'] - hook['receiver']['bad_signatures']} / {hook['receiver']['requests']}",
+            "all",
+            hook["receiver"]["bad_signatures"] == 0 and hook["received"] == hook["delivered"],
+        )
     if money:
         add(
             "charges = SMS delivered upstream",
@@ -1304,6 +1478,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.cpu.halt.set()
         stop_all()
+        with contextlib.suppress(Exception):
+            bench.receiver.stop()
     bench.log(f"wrote {path.relative_to(ROOT)}" + (" and docs/performance.md" if args.write_doc else ""))
     for row in bench.results["targets"]:
         mark = {True: "ok  ", False: "MISS", None: "n/a "}[row["met"]]

@@ -48,6 +48,9 @@ PROTOCOL_ERRORS: dict[str, tuple[str, str | None]] = {
     "success_rate_guard": ("TOO_MANY_REQUESTS", None),
     "upstream_unavailable": ("SERVER_ERROR", None),
     "server_error": ("SERVER_ERROR", None),
+    # Customer webhooks are managed through the JSON API only; no handler action meets these two.
+    "webhook_limit": ("BAD_DATA", None),
+    "webhook_disabled": ("BAD_STATUS", None),
 }
 GENERIC_ERROR = "SERVER_ERROR"
 

@@ -14,7 +14,17 @@ from activations.api import (
 )
 from catalog.api import CountriesView, PriceView, ServicesView
 from core.api.router import api_not_found
-from wallet.api import WalletView
+from wallet.api import WalletLowBalanceView, WalletView
+from webhooks.api import (
+    WebhookDeliveriesView,
+    WebhookDetailView,
+    WebhookDisableView,
+    WebhookEnableView,
+    WebhookRedeliverView,
+    WebhookRotateView,
+    WebhooksView,
+    WebhookTestView,
+)
 
 urlpatterns = [
     re_path(r"^wallet/?$", WalletView.as_view(), name="api-wallet"),
@@ -43,5 +53,22 @@ urlpatterns = [
     re_path(r"^price/?$", PriceView.as_view(), name="api-price"),
     re_path(r"^services/?$", ServicesView.as_view(), name="api-services"),
     re_path(r"^countries/?$", CountriesView.as_view(), name="api-countries"),
+    re_path(r"^wallet/low-balance/?$", WalletLowBalanceView.as_view(), name="api-wallet-low-balance"),
+    re_path(r"^webhooks/?$", WebhooksView.as_view(), name="api-webhooks"),
+    re_path(r"^webhooks/(?P<endpoint_id>[^/]+)/?$", WebhookDetailView.as_view(), name="api-webhook"),
+    re_path(r"^webhooks/(?P<endpoint_id>[^/]+)/rotate/?$", WebhookRotateView.as_view(), name="api-webhook-rotate"),
+    re_path(r"^webhooks/(?P<endpoint_id>[^/]+)/disable/?$", WebhookDisableView.as_view(), name="api-webhook-disable"),
+    re_path(r"^webhooks/(?P<endpoint_id>[^/]+)/enable/?$", WebhookEnableView.as_view(), name="api-webhook-enable"),
+    re_path(r"^webhooks/(?P<endpoint_id>[^/]+)/test/?$", WebhookTestView.as_view(), name="api-webhook-test"),
+    re_path(
+        r"^webhooks/(?P<endpoint_id>[^/]+)/deliveries/?$",
+        WebhookDeliveriesView.as_view(),
+        name="api-webhook-deliveries",
+    ),
+    re_path(
+        r"^webhooks/(?P<endpoint_id>[^/]+)/deliveries/(?P<delivery_id>[^/]+)/redeliver/?$",
+        WebhookRedeliverView.as_view(),
+        name="api-webhook-redeliver",
+    ),
     re_path(r"", api_not_found),
 ]

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "axes",
     "portal",
     "console",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -186,6 +187,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "processed_folder": str(VAR_DIR / "broker-done"),
         "control_folder": str(VAR_DIR / "broker-control"),
         "store_processed": False,
+        # Look for new tasks 10 times a second (kombu's default is once): a customer webhook leaves within ~0.1 s.
+        "polling_interval": 0.1,
     }
 )
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -332,6 +335,13 @@ ACTIVATION_SYNC_BACKOFF_SECONDS = env_int("ACTIVATION_SYNC_BACKOFF_SECONDS", 5) 
 # An activation past expire_at that the upstream cannot confirm is expired here after this grace period.
 ACTIVATION_LOCAL_EXPIRY_GRACE_SECONDS = env_int("ACTIVATION_LOCAL_EXPIRY_GRACE_SECONDS", 120)
 
+# --- customer webhooks (the webhooks app) ---------------------------------------------------------
+# Loopback targets, and plain http to them, for tests and `make run`; otherwise only public addresses over https.
+CUSTOMER_WEBHOOKS_ALLOW_LOOPBACK = env_bool("CUSTOMER_WEBHOOKS_ALLOW_LOOPBACK", False)
+CUSTOMER_WEBHOOK_CONNECT_TIMEOUT = env_float("CUSTOMER_WEBHOOK_CONNECT_TIMEOUT", 3.05)  # seconds, per attempt
+CUSTOMER_WEBHOOK_READ_TIMEOUT = env_float("CUSTOMER_WEBHOOK_READ_TIMEOUT", 5.0)
+CUSTOMER_WEBHOOK_LOG_DAYS = env_int("CUSTOMER_WEBHOOK_LOG_DAYS", 30)  # events and delivery logs kept this long
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -363,6 +373,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["core.api.schema.strip_optional_trailing_slash"],
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookEndpointStatusEnum": "webhooks.models.Endpoint.Status",
+        "WebhookDeliveryStatusEnum": "webhooks.models.Delivery.Status",
+    },
 }
 
 # --- security (production) -----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``GET path=wallet``: the balance, and with ``transactions=<any>`` the last 20 wallet transactions."""
+"""``GET path=wallet``: the balance, and with ``transactions=<any>`` the last 20 wallet transactions;
+``wallet/low-balance``: the user's low-balance alert level."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from rest_framework import serializers
 
 from core.api.serializers import COMMON_ERRORS, TimestampField, envelope
 from core.api.views import KeyedApiView, ok
-from wallet import selectors
+from wallet import selectors, services
+from wallet.services import MAX_AMOUNT_CENTS
 
 TRANSACTIONS_SHOWN = 20
 
@@ -53,3 +55,41 @@ class WalletView(KeyedApiView):
         if request.query_params.get("transactions"):
             data["transactions"] = selectors.wallet_transactions(user=request.user, limit=TRANSACTIONS_SHOWN)
         return ok(WalletSerializer(data).data)
+
+
+class LowBalanceSerializer(serializers.Serializer):
+    threshold_cents = serializers.IntegerField(
+        allow_null=True,
+        help_text="Below this balance you receive the wallet.low_balance webhook event; null: no alert.",
+    )
+
+
+class WalletLowBalanceView(KeyedApiView):
+    """``wallet/low-balance``: the balance below which the user hears ``wallet.low_balance``."""
+
+    class LowBalanceInput(serializers.Serializer):
+        threshold_cents = serializers.IntegerField(min_value=1, max_value=MAX_AMOUNT_CENTS, allow_null=True)
+
+    @extend_schema(
+        operation_id="wallet_low_balance_get",
+        summary="Your low-balance alert level",
+        responses={200: envelope("LowBalance", LowBalanceSerializer), **COMMON_ERRORS},
+    )
+    def get(self, request):
+        return ok(LowBalanceSerializer({"threshold_cents": selectors.low_balance_threshold(user=request.user)}).data)
+
+    @extend_schema(
+        operation_id="wallet_low_balance_set",
+        summary="Set (or with null, remove) your low-balance alert level",
+        description="When a charge or debit takes your balance from at or above this level to below it, the "
+        "wallet.low_balance event is sent to your webhook endpoints (once per crossing).",
+        request=LowBalanceInput,
+        responses={200: envelope("LowBalanceSet", LowBalanceSerializer), **COMMON_ERRORS},
+    )
+    def post(self, request):
+        params = self.LowBalanceInput(data=request.data)
+        params.is_valid(raise_exception=True)
+        wallet = services.low_balance_threshold_set(
+            user=request.user, threshold_cents=params.validated_data["threshold_cents"]
+        )
+        return ok(LowBalanceSerializer({"threshold_cents": wallet.low_balance_threshold_cents}).data)

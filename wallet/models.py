@@ -44,6 +44,9 @@ class Account(models.Model):
     # Caches, updated in the same transaction as the postings and holds they summarize.
     balance_cents = models.BigIntegerField(default=0, help_text="Sum of this account's postings.")
     held_cents = models.BigIntegerField(default=0, help_text="Sum of this account's active holds.")
+    # The user's own alert level (user wallets only): a posting that takes the balance from at or above it to
+    # below it announces wallet.low_balance. None: no alert.
+    low_balance_threshold_cents = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -69,6 +72,11 @@ class Account(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(type="user_wallet") | Q(held_cents=0), name="wallet_account_holds_only_on_user_wallets"
+            ),
+            models.CheckConstraint(
+                condition=Q(low_balance_threshold_cents__isnull=True)
+                | Q(type="user_wallet", low_balance_threshold_cents__gt=0),
+                name="wallet_account_low_balance_threshold_on_user_wallets",
             ),
         ]
 

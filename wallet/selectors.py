@@ -36,6 +36,17 @@ def wallet_summary(*, user: User) -> WalletSummary:
     return WalletSummary(balance_cents=row[0], held_cents=row[1])
 
 
+def low_balance_threshold(*, user: User) -> int | None:
+    """The balance below which the user hears ``wallet.low_balance`` (None: no alert)."""
+    if user.tenant_id is None:
+        return None
+    return (
+        Account.objects.filter(user=user, tenant_id=user.tenant_id, type=Account.Type.USER_WALLET)
+        .values_list("low_balance_threshold_cents", flat=True)
+        .first()
+    )
+
+
 def wallet_transactions(*, user: User, limit: int = 20) -> list[dict]:
     """The user's last ``limit`` wallet movements, newest first, in one query.
 

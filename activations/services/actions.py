@@ -72,10 +72,15 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
         if not activation.tenant.refund_on_cancel_after_sms:
             raise errors.NotCancelable("The SMS has already arrived; this activation can no longer be canceled.")
         if activation.activation_status != ActivationStatus.ACTIVE:
+            if activation.closing_for_refund_at is not None:
+                # A cancel closed this number for its refund: another cancel at the same moment, or a retry of
+                # one cut short between the supplier's close and the refund. Finish that refund (once, by key).
+                return _refund_after_sms(activation, actor=actor)
             # The document's refund on cancel is for a number the user abandons; once finalized or expired
             # the code has been used (or the window is over), so canceling is no longer a free refund.
             raise errors.NotCancelable("This activation is finished; it can no longer be canceled.")
         _check_refund_limit(activation)
+        activation = apply_upstream_state(activation, None, actor=actor, outcome=Outcome(closing_for_refund=True))
         activation = _close_upstream(activation, client=client, upstream_id=upstream_id, actor=actor)
         return _refund_after_sms(activation, actor=actor)
     return activation
@@ -144,6 +149,9 @@ def _check_refund_limit(activation: Activation) -> None:
 def _refund_after_sms(activation: Activation, *, actor: str) -> Activation:
     # The user's row serializes this user's refund decisions: two cancels at once cannot both pass the limit.
     User.objects.select_for_update().filter(pk=activation.user_id).first()
+    activation.refresh_from_db()
+    if activation.cancel_requested_at is not None:
+        return activation  # another cancel refunded it meanwhile
     _check_refund_limit(activation)
     return apply_upstream_state(activation, None, actor=actor, outcome=Outcome(cancel_requested=True))
 

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from activations.models import Activation, ActivationEvent, ReconciliationIssue
+from activations.services import customer_events
 from activations.services.snapshots import values_from_snapshot
 from platfone.types import ENDED, ActivationStatus, BillingStatus, ReportStatus
 from platfone.types import Activation as Snapshot
@@ -60,6 +61,7 @@ class Outcome:
     order_status: str | None = None
     order_error: str = ""
     cancel_requested: bool = False
+    closing_for_refund: bool = False  # a user's cancel after the SMS is closing the number for a refund
     local_expiry: bool = False
     adopt_hold_id: int | None = None
     refund_requested: bool = False  # an operator refunds a charged activation (the reseller bears the cost)
@@ -80,7 +82,9 @@ def apply_upstream_state(
     move along ``ORDER_TRANSITIONS``. Settlement after the update converges in this one call and is
     idempotent: charge once when an SMS has arrived, release the hold when the activation ended without one,
     refund once after an approved report or a cancel after the charge (booking the supplier's price as a
-    refund loss when the supplier kept it). Returns the activation as stored after the change.
+    refund loss when the supplier kept it). What changed is announced to the activation's owner
+    (``customer_events``: code received, expired, canceled, refunded) in the same transaction, once per change.
+    Returns the activation as stored after the change.
     """
     activation_id = activation if isinstance(activation, int) else activation.pk
     outcome = outcome or Outcome()
@@ -88,6 +92,7 @@ def apply_upstream_state(
         # of=self: lock the activation only, not the joined tenant row (that serialized every settlement of a
         # tenant and deadlocked against orders, whose foreign-key checks need a share lock on the tenant).
         locked = Activation.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=activation_id)
+        before = customer_events.observe(locked)
         changed = []
         if snapshot is not None and not _is_stale(locked, snapshot):
             changed += _record_snapshot(locked, snapshot)
@@ -96,6 +101,9 @@ def apply_upstream_state(
         if outcome.cancel_requested and locked.cancel_requested_at is None:
             locked.cancel_requested_at = timezone.now()
             changed.append("cancel_requested_at")
+        if outcome.closing_for_refund and locked.closing_for_refund_at is None:
+            locked.closing_for_refund_at = timezone.now()
+            changed.append("closing_for_refund_at")
         if outcome.refund_requested and locked.refund_requested_at is None:
             locked.refund_requested_at = timezone.now()
             changed.append("refund_requested_at")
@@ -116,6 +124,7 @@ def apply_upstream_state(
                 activation_status=locked.activation_status,
             )
         _settle(locked, actor=actor)
+        customer_events.announce(before, locked)
     return locked
 
 

@@ -49,6 +49,8 @@ HTTP_STATUS: dict[str, int] = {
     "not_retriable": 409,
     "not_finalizable": 409,
     "not_reportable": 409,
+    "webhook_limit": 409,
+    "webhook_disabled": 409,
     "active_limit": 429,
     "success_rate_guard": 429,
     "rate_limit": 429,

@@ -140,3 +140,46 @@ def test_case1_honest_use_keeps_the_documents_refund(api, emulator, alice, alice
     data = ordered_with_code(api, alice_key, emulator)
     assert cancel(api, alice_key, data["id"]).json() == {"ok": True, "data": {"result": "canceled"}}
     assert balance(alice).balance_cents == 5000
+
+
+def test_case1_a_cancel_cut_short_after_the_close_is_finished_by_the_next_one(
+    api, emulator, tenant, alice, alice_key, fund, monkeypatch
+):
+    """The supplier closed the number, then the request died before the refund (or a second cancel came in
+    between): the next cancel refunds, once, instead of calling the activation finished."""
+    from activations.services import actions
+
+    fund(alice, 5000)
+    data = ordered_with_code(api, alice_key, emulator)
+    charged = balance(alice).balance_cents
+    real_refund = actions._refund_after_sms
+
+    def crash(activation, *, actor):
+        raise RuntimeError("worker killed between the supplier's close and the refund")
+
+    monkeypatch.setattr(actions, "_refund_after_sms", crash)
+    with pytest.raises(RuntimeError):
+        actions.activation_cancel(activation=Activation.objects.get(pk=data["id"]), actor="user:test")
+    activation = Activation.objects.get(pk=data["id"])
+    assert (activation.activation_status, activation.billing_status) == ("finalized", "billed")
+    assert balance(alice).balance_cents == charged
+    monkeypatch.setattr(actions, "_refund_after_sms", real_refund)
+
+    # when the user cancels again (twice): refunded once
+    assert cancel(api, alice_key, data["id"]).status_code == 200
+    assert cancel(api, alice_key, data["id"]).status_code == 200
+    assert balance(alice).balance_cents == 5000
+    money = wallet_selectors.reference_money(tenant=tenant, reference=f"activation:{data['id']}")
+    assert money.refunded_cents == data["sell_price_cents"]
+    call_command("verify_ledger")
+
+
+def test_case1_a_number_finished_without_a_cancel_is_not_refunded_by_one(api, emulator, alice, alice_key, fund):
+    fund(alice, 5000)
+    data = ordered_with_code(api, alice_key, emulator)
+    assert api.post(f"/api/v1/activations/{data['id']}/finalize", HTTP_X_API_KEY=alice_key).status_code == 200
+    charged = balance(alice).balance_cents
+
+    assert_error(cancel(api, alice_key, data["id"]), 409, "not_cancelable")
+
+    assert balance(alice).balance_cents == charged

@@ -22,6 +22,7 @@ PACKAGES = (
     "compat",
     "portal",
     "console",
+    "webhooks",
 )
 
 pytestmark = pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is a dev requirement")
@@ -57,6 +58,9 @@ def test_every_contract_is_kept():
         ("portal/forms.py", "import portal.views.base", "Inside the portal"),
         ("wallet/admin.py", "import console.models", "Nothing imports the operator console"),
         ("console/dashboard.py", "import activations.tasks", "The operator console reads through selectors"),
+        ("webhooks/services/delivery.py", "import activations.models", "webhooks imports only accounts"),
+        ("activations/services/customer_events.py", "import webhooks.models", "Nothing but the top"),
+        ("webhooks/selectors.py", "import webhooks.services", "Inside webhooks"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(tmp_path, module, forbidden_import, contract):

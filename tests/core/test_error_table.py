@@ -13,7 +13,7 @@ from core.errors import DomainError, UpstreamUnavailable
 
 # Internal codes: a caller asked for something impossible (a bug or an operator's typo). They must never be
 # answered with their own message to an API client.
-INTERNAL_CODES = {"error", "wallet_error", "activation_error"}
+INTERNAL_CODES = {"error", "wallet_error", "activation_error", "webhook_error"}
 
 
 def all_domain_errors() -> set[type[DomainError]]:

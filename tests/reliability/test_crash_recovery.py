@@ -118,7 +118,8 @@ class Broker:
 
         self.redis = redis.Redis.from_url(url)
         self.queue = queue
-        self.producer = Celery("reliability-beat", broker=url)
+        # Not the current app: the project's app (eager in tests) must stay the one later tests queue tasks on.
+        self.producer = Celery("reliability-beat", broker=url, set_as_current=False)
         self.producer.conf.task_serializer = "json"
 
     def available(self) -> bool:

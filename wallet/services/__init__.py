@@ -13,7 +13,7 @@ from wallet.errors import (
     RefundExceedsCharge,
     WalletError,
 )
-from wallet.services.accounts import system_account, user_wallet_get_or_create
+from wallet.services.accounts import low_balance_threshold_set, system_account, user_wallet_get_or_create
 from wallet.services.funding import adjust, deposit
 from wallet.services.holds import charge, place_hold, release_hold
 from wallet.services.protocol import MAX_AMOUNT_CENTS
@@ -31,6 +31,7 @@ __all__ = [
     "adjust",
     "charge",
     "deposit",
+    "low_balance_threshold_set",
     "place_hold",
     "record_upstream_cost",
     "refund",

@@ -7,6 +7,7 @@ from django.db import transaction
 from accounts.models import Tenant, User
 from wallet.errors import WalletError
 from wallet.models import Account
+from wallet.services.protocol import checked_amount, lock_accounts
 
 SYSTEM_ACCOUNT_TYPES = frozenset(Account.Type) - {Account.Type.USER_WALLET}
 
@@ -40,3 +41,21 @@ def system_account_of(*, tenant_id: int, type: str) -> Account:
         raise WalletError(f"{type!r} is not a system account type.")
     account, _ = Account.objects.get_or_create(tenant_id=tenant_id, type=type, user=None)
     return account
+
+
+@transaction.atomic
+def low_balance_threshold_set(*, user: User, threshold_cents: int | None) -> Account:
+    """Set (or with None, remove) the balance below which the user hears ``wallet.low_balance``.
+
+    The alert fires when a posting takes the balance from at or above the threshold to below it, so setting a
+    threshold above the current balance announces nothing until the balance has risen above it and falls again.
+    ``WalletError`` for an amount that is not a positive whole number of cents (at most ``MAX_AMOUNT_CENTS``).
+    Creates the wallet on first use; locks it.
+    """
+    if threshold_cents is not None:
+        threshold_cents = checked_amount(threshold_cents)
+    wallet = user_wallet_get_or_create(user=user)
+    locked = lock_accounts(wallet.pk)[wallet.pk]
+    locked.low_balance_threshold_cents = threshold_cents
+    locked.save(update_fields=["low_balance_threshold_cents"])
+    return locked

@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 
 from wallet.errors import IdempotencyConflict, WalletError
 from wallet.models import Account, Hold, JournalEntry, Posting
+from wallet.services.events import announce_postings
 
 # $10 billion: far above any real amount, far below where sums of BigIntegerField could overflow.
 MAX_AMOUNT_CENTS = 10**12
@@ -131,6 +132,7 @@ def write_postings(entry: JournalEntry, legs: list[tuple[Account, int]]) -> None
     for account in {account.pk: account for account, _ in legs}.values():
         # A user wallet below zero or below its holds fails the table's CHECK constraint here, rolling back.
         account.save(update_fields=["balance_cents", "held_cents"])
+    announce_postings(entry, legs)
 
 
 def same_leg_or_conflict(entry: JournalEntry, *, kind: str, account_id: int, amount_cents: int | None) -> JournalEntry:

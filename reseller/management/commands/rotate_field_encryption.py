@@ -1,0 +1,21 @@
+"""Re-encrypt stored secrets under the newest FIELD_ENCRYPTION_KEYS key (the last step of a key rotation)."""
+
+from django.core.management.base import BaseCommand
+
+from accounts import services as accounts
+from webhooks import services as webhooks
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every secret stored encrypted (tenants' supplier credentials, customer webhook signing "
+        "secrets) under the first key of FIELD_ENCRYPTION_KEYS."
+    )
+
+    def handle(self, *args, **opts):
+        tenants = accounts.tenant_secrets_reencrypt()
+        endpoints = webhooks.endpoint_secrets_reencrypt()
+        self.stdout.write(
+            f"Re-encrypted the supplier credentials of {tenants} tenant(s) "
+            f"and the signing secrets of {endpoints} webhook endpoint(s)."
+        )
