@@ -18,11 +18,13 @@ from accounts import services as accounts_services
 from activations import services as activation_services
 from portal.errors import EmailNotVerified
 from portal.tokens import email_verification_token
+from webhooks import services as webhook_services
 
 if TYPE_CHECKING:
     from accounts.models import Tenant, User
     from accounts.services import IssuedApiKey
     from activations.models import Activation
+    from webhooks.services import IssuedEndpoint
 
 
 def tenant_from_email(tenant: Tenant) -> str:
@@ -99,3 +101,11 @@ def api_key_issue(*, user: User, name: str) -> IssuedApiKey:
     numbers too. Raises ``EmailNotVerified``."""
     _require_verified(user)
     return accounts_services.api_key_create(user=user, name=name)
+
+
+def webhook_endpoint_register(*, user: User, url: str, events: list[str], description: str) -> IssuedEndpoint:
+    """A new webhook endpoint (its signing secret only in the returned value), once the address is verified:
+    an endpoint receives the codes of the user's numbers. Raises ``EmailNotVerified`` and what
+    ``webhooks.services.endpoint_create`` raises."""
+    _require_verified(user)
+    return webhook_services.endpoint_create(user=user, url=url, events=events, description=description)
