@@ -185,3 +185,25 @@ def fake_api():
 def dave(tenant):
     """A second user of acme, for the per-user limits."""
     return UserFactory(tenant=tenant, email="dave@example.com")
+
+
+@pytest.fixture
+def acme_staff(tenant):
+    from accounts.models import User
+    from tests.factories import TEST_PASSWORD
+
+    return User.objects.create_user(email="ops@acme.test", password=TEST_PASSWORD, tenant=tenant, is_staff=True)
+
+
+@pytest.fixture
+def globex_staff(other_tenant):
+    from accounts.models import User
+    from tests.factories import TEST_PASSWORD
+
+    return User.objects.create_user(email="ops@globex.test", password=TEST_PASSWORD, tenant=other_tenant, is_staff=True)
+
+
+@pytest.fixture
+def staff_client(client, acme_staff):
+    client.force_login(acme_staff)
+    return client
