@@ -76,13 +76,13 @@ class StripeProvider:
         except (ValueError, UnicodeDecodeError, stripe.SignatureVerificationError):
             raise InvalidNotification() from None
         try:
-            return self._notification(event)
-        except (KeyError, TypeError, AttributeError):
+            return self._notification(event.to_dict())
+        except (KeyError, TypeError, AttributeError, ValueError):
             raise InvalidNotification("The event's shape is not Stripe's.") from None
 
     @staticmethod
-    def _notification(event: Any) -> Notification | None:
-        kind, obj, payload = event["type"], event["data"]["object"], event.to_dict()
+    def _notification(event: dict[str, Any]) -> Notification | None:
+        kind, obj, payload = event["type"], event["data"]["object"], event
         if kind.startswith("checkout.session.") and obj.get("currency", "usd") != "usd":
             raise InvalidNotification("Only USD checkouts are accepted.")
         if kind == "checkout.session.completed" or kind in SESSION_STATUS:
