@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
@@ -69,6 +70,8 @@ class PaymentSettingsForm(forms.ModelForm):
             if name in self.fields and not cleaned.get(name) and self.instance.pk:
                 cleaned[name] = getattr(self.instance, name)
         provider = cleaned.get("provider")
+        if provider == Provider.DEMO and not settings.PAYMENTS_DEMO_PROVIDER:
+            self.add_error("provider", "The demo provider credits wallets without real money: it is off here.")
         needs = {
             Provider.STRIPE: ("stripe_secret_key", "stripe_webhook_secret"),
             Provider.CRYPTOMUS: ("cryptomus_merchant_id", "cryptomus_api_key"),

@@ -59,6 +59,9 @@ def demo_checkout(request, public_id):
     if request.method == "POST":
         if not payment.is_open:
             raise Http404("This checkout is closed.")
-        services.demo_pay(payment=payment, succeed=request.POST.get("action") == "pay")
+        try:
+            services.demo_pay(payment=payment, succeed=request.POST.get("action") == "pay")
+        except TopupUnavailable:
+            raise Http404("The demo provider is off.") from None
         return HttpResponseRedirect(back)
     return render(request, "payments/demo_checkout.html", {"payment": payment, "back": back})

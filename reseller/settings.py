@@ -347,6 +347,8 @@ CUSTOMER_WEBHOOK_LOG_DAYS = env_int("CUSTOMER_WEBHOOK_LOG_DAYS", 30)  # events a
 # Where the providers' APIs are: their own in production; the tests point them at local fake servers.
 PAYMENTS_STRIPE_API_BASE = env_str("PAYMENTS_STRIPE_API_BASE", "https://api.stripe.com")
 PAYMENTS_CRYPTOMUS_API_BASE = env_str("PAYMENTS_CRYPTOMUS_API_BASE", "https://api.cryptomus.com")
+# The demo provider credits wallets without real money: only where it is meant to (development, demos, tests).
+PAYMENTS_DEMO_PROVIDER = env_bool("PAYMENTS_DEMO_PROVIDER", DEBUG)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],

@@ -8,6 +8,8 @@ decides what a verified notification does.
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from payments.errors import TopupUnavailable
 from payments.models import PaymentSettings, Provider
 from payments.providers.base import Checkout, Incoming, Notification, PaymentProvider
@@ -20,7 +22,7 @@ __all__ = ["Checkout", "Incoming", "Notification", "PaymentProvider", "provider_
 
 def provider_for(config: PaymentSettings, name: str) -> PaymentProvider:
     """The tenant's configured provider ``name``; ``TopupUnavailable`` if it has no credentials for it."""
-    if name == Provider.DEMO and config.demo_secret:
+    if name == Provider.DEMO and config.demo_secret and settings.PAYMENTS_DEMO_PROVIDER:
         return DemoProvider(secret=config.demo_secret)
     if name == Provider.STRIPE and config.stripe_secret_key and config.stripe_webhook_secret:
         return StripeProvider(secret_key=config.stripe_secret_key, webhook_secret=config.stripe_webhook_secret)

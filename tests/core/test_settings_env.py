@@ -101,6 +101,7 @@ CASES: dict[str, tuple[str, dict[str, str], str, object]] = {
     "CUSTOMER_WEBHOOK_LOG_DAYS": ("7", {}, "s.CUSTOMER_WEBHOOK_LOG_DAYS", 7),
     "PAYMENTS_STRIPE_API_BASE": ("http://127.0.0.1:1", {}, "s.PAYMENTS_STRIPE_API_BASE", "http://127.0.0.1:1"),
     "PAYMENTS_CRYPTOMUS_API_BASE": ("http://127.0.0.1:2", {}, "s.PAYMENTS_CRYPTOMUS_API_BASE", "http://127.0.0.1:2"),
+    "PAYMENTS_DEMO_PROVIDER": ("1", PRODUCTION, "s.PAYMENTS_DEMO_PROVIDER", True),
 }
 
 

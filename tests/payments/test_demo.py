@@ -172,3 +172,15 @@ def test_another_users_top_up_page_is_404(alice, bob, acme_settings):
     client.force_login(bob, backend="accounts.backends.TenantEmailBackend")
     assert client.get(f"/wallet/top-up/{payment.public_id}/").status_code == 404
     assert client.get("/wallet/top-up/not-a-uuid/").status_code == 404
+
+
+def test_the_demo_provider_is_refused_where_it_is_not_switched_on(settings, alice_client, alice, acme_settings, notify):
+    payment = start(alice)
+    settings.PAYMENTS_DEMO_PROVIDER = False
+    # no new checkout, no notification, no Pay: it would be free money in production
+    page = alice_client.post("/wallet/top-up/", {"amount": "12.50", "method": "checkout"})
+    assert page.status_code == 400 and b"not offered" in page.content
+    body = demo_event(payment.provider_txn_id, 1500)
+    assert notify("acme", "demo", body, **demo_headers(body, acme_settings.demo_secret)).status_code == 404
+    assert alice_client.post(f"/payments/demo/checkout/{payment.public_id}/", {"action": "pay"}).status_code == 404
+    assert balance(alice) == 0
