@@ -66,7 +66,10 @@ class PaymentSettings(models.Model):
         help_text="The most one user may top up in 24 hours (paid and still pending top-ups count).",
     )
     expire_after_minutes = models.PositiveIntegerField(
-        default=24 * 60, validators=[MinValueValidator(5)], help_text="A checkout not paid by then is expired."
+        default=60,
+        validators=[MinValueValidator(5)],
+        help_text="A checkout not paid by then is expired and stops counting against the daily cap (a payment the "
+        "provider confirms later is still credited).",
     )
 
     # Credentials: write-only in the console, encrypted at rest (core.crypto, FIELD_ENCRYPTION_KEYS).

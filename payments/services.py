@@ -39,6 +39,7 @@ from wallet import services as wallet
 logger = logging.getLogger("payments")
 
 OPEN = (Payment.Status.CREATED, Payment.Status.PENDING)
+UNMATCHED = "unmatched"
 PROVIDER_NAMES: dict[str, str] = {
     Provider.DEMO: "Demo checkout",
     Provider.STRIPE: "card (Stripe)",
@@ -240,10 +241,18 @@ def _apply(*, tenant: Tenant, provider: str, note: Notification) -> str:
                 payload=note.payload,
             )
     except IntegrityError:
-        return "duplicate: already received"
+        # A replay changes nothing, unless the first delivery matched no payment of ours: an event sent again
+        # later (the provider's retry, an operator's "resend") is applied if its payment is known by then.
+        event = (
+            PaymentEvent.objects.select_for_update()
+            .filter(provider=provider, event_id=note.event_id[:200], tenant=tenant, payment__isnull=True)
+            .first()
+        )
+        if event is None or not event.outcome.startswith(UNMATCHED):
+            return "duplicate: already received"
     payment = _locate(tenant=tenant, provider=provider, note=note)
     if payment is None:
-        outcome = "unmatched: no payment of ours"
+        outcome = f"{UNMATCHED}: no payment of ours"
     elif note.kind == "payment":
         outcome = _apply_status(payment, note=note, actor=f"payment:{provider}")
     else:
@@ -406,7 +415,7 @@ def payments_expire_stale() -> int:
     )
     for payment in candidates.iterator():
         config = getattr(payment.tenant, "payment_settings", None)
-        minutes = config.expire_after_minutes if config else 24 * 60
+        minutes = config.expire_after_minutes if config else 60
         if payment.created_at + timedelta(minutes=minutes) <= now:
             expired += Payment.objects.filter(pk=payment.pk, status__in=OPEN).update(
                 status=Payment.Status.EXPIRED, failure_reason="Not paid in time.", updated_at=now
