@@ -243,13 +243,14 @@ def _apply(*, tenant: Tenant, provider: str, note: Notification) -> str:
     except IntegrityError:
         # A replay changes nothing, unless the first delivery matched no payment of ours: an event sent again
         # later (the provider's retry, an operator's "resend") is applied if its payment is known by then.
-        event = (
+        earlier = (
             PaymentEvent.objects.select_for_update()
             .filter(provider=provider, event_id=note.event_id[:200], tenant=tenant, payment__isnull=True)
             .first()
         )
-        if event is None or not event.outcome.startswith(UNMATCHED):
+        if earlier is None or not earlier.outcome.startswith(UNMATCHED):
             return "duplicate: already received"
+        event = earlier
     payment = _locate(tenant=tenant, provider=provider, note=note)
     if payment is None:
         outcome = f"{UNMATCHED}: no payment of ours"
