@@ -156,7 +156,15 @@ class ExposureFilter(admin.SimpleListFilter):
 class PaymentReversalInline(admin.TabularInline):
     model = PaymentReversal
     extra = 0
-    fields = ["kind", "provider_ref", "amount_cents", "recovered_cents", "exposure_cents", "created_at"]
+    fields = [
+        "kind",
+        "provider_ref",
+        "amount_cents",
+        "recovered_cents",
+        "exposure_cents",
+        "created_at",
+        "reinstated_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):

@@ -210,6 +210,8 @@ class PaymentReversal(models.Model):
     recovered_cents = models.BigIntegerField(default=0)
     exposure_cents = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # A dispute the tenant won: the provider gave the money back, so did we (the wallet is credited again).
+    reinstated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

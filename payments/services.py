@@ -256,6 +256,8 @@ def _apply(*, tenant: Tenant, provider: str, note: Notification) -> str:
         outcome = f"{UNMATCHED}: no payment of ours"
     elif note.kind == "payment":
         outcome = _apply_status(payment, note=note, actor=f"payment:{provider}")
+    elif note.kind == "dispute_won":
+        outcome = _reinstate(payment, note=note, actor=f"payment:{provider}")
     else:
         outcome = _reverse(payment, note=note, actor=f"payment:{provider}")
     event.payment, event.outcome = payment, outcome
@@ -321,6 +323,36 @@ def _reverse(payment: Payment, *, note: Notification, actor: str) -> str:
     payment.updated_at = timezone.now()
     payment.save(update_fields=["reversed_cents", "exposure_cents", "updated_at"])
     return f"{kind} of {amount} cents: {result.recovered_cents} taken back, {result.shortfall_cents} exposure"
+
+
+def _reinstate(payment: Payment, *, note: Notification, actor: str) -> str:
+    """A dispute decided for the merchant: give the user back what the dispute took from their wallet, and clear
+    its exposure. Once per dispute (the reversal row is locked and marked)."""
+    reversal = (
+        PaymentReversal.objects.select_for_update()
+        .filter(payment=payment, kind=PaymentReversal.Kind.DISPUTE, provider_ref=note.reversal_ref)
+        .first()
+    )
+    if reversal is None:
+        raise PaymentNotReady("The dispute this notification closes is not recorded yet; retry later.")
+    if reversal.reinstated_at is not None:
+        return "dispute already reinstated: nothing changed"
+    if reversal.recovered_cents > 0:
+        wallet.deposit(
+            user=payment.user,
+            amount_cents=reversal.recovered_cents,
+            idempotency_key=f"topup-dispute-won:{payment.pk}:{reversal.provider_ref}"[:200],
+            description="Top-up dispute won: amount restored",
+            actor=actor,
+        )
+    now = timezone.now()
+    reversal.reinstated_at = now
+    reversal.save(update_fields=["reinstated_at"])
+    payment.reversed_cents -= reversal.amount_cents
+    payment.exposure_cents -= reversal.exposure_cents
+    payment.updated_at = now
+    payment.save(update_fields=["reversed_cents", "exposure_cents", "updated_at"])
+    return f"dispute won: {reversal.recovered_cents} cents restored, {reversal.exposure_cents} exposure cleared"
 
 
 def demo_pay(*, payment: Payment, succeed: bool = True) -> str:

@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 
 from payments.errors import InvalidNotification
 
-NotificationKind = Literal["payment", "refund", "dispute"]
+NotificationKind = Literal["payment", "refund", "dispute", "dispute_won"]
 PaymentStatus = Literal["pending", "paid", "failed", "expired"]
 
 
@@ -43,6 +43,7 @@ class Notification:
     - ``refund``: ``amount_cents`` is the total refunded so far on ``charge_id`` (or on ``provider_txn_id``);
       0 means "all of it".
     - ``dispute``: ``amount_cents`` disputed by ``reversal_ref`` on ``charge_id``.
+    - ``dispute_won``: the dispute ``reversal_ref`` was decided for the merchant; the money came back.
     """
 
     event_id: str

@@ -3,9 +3,10 @@
 A Checkout Session per payment (USD cents, one line item); the wallet is credited on the signed
 ``checkout.session.completed`` webhook (or ``async_payment_succeeded`` for delayed methods), verified by
 ``stripe.Webhook.construct_event`` (Stripe's documented scheme: HMAC-SHA256 of "timestamp.payload", 5-minute
-tolerance). Refunds (``charge.refunded``, cumulative) and disputes (``charge.dispute.created``) are reported
-against the session's payment intent. ``settings.PAYMENTS_STRIPE_API_BASE`` points the client elsewhere (the
-tests' local fake server); in production it is Stripe's own.
+tolerance). Refunds (``charge.refunded``, cumulative) and disputes (``charge.dispute.created``, and
+``charge.dispute.closed`` when won) are reported against the session's payment intent.
+``settings.PAYMENTS_STRIPE_API_BASE`` points the client elsewhere (the tests' local fake server); in production
+it is Stripe's own.
 """
 
 from __future__ import annotations
@@ -110,6 +111,14 @@ class StripeProvider:
                 event_id=event["id"],
                 kind="dispute",
                 amount_cents=int(obj["amount"]),
+                charge_id=str(obj["payment_intent"]),
+                reversal_ref=str(obj["id"]),
+                payload=payload,
+            )
+        if kind == "charge.dispute.closed" and obj["status"] == "won":
+            return Notification(
+                event_id=event["id"],
+                kind="dispute_won",
                 charge_id=str(obj["payment_intent"]),
                 reversal_ref=str(obj["id"]),
                 payload=payload,

@@ -231,6 +231,36 @@ def test_a_dispute_after_the_money_was_spent_leaves_a_visible_exposure_not_a_neg
     assert payment.reversals.count() == 1
 
 
+def test_a_won_dispute_restores_the_wallet_and_clears_the_exposure_once(stripe_api, alice, notify):
+    payment = start(alice)
+    body = completed()
+    post(notify, body, stripe_signature(body))
+    hold = wallet.place_hold(user=alice, amount_cents=1500, idempotency_key="hold:a1", reference="activation:1")
+    wallet.charge(hold_id=hold.pk, idempotency_key="charge:a1", description="a number", actor="test")
+    opened = dispute(2000)
+    post(notify, opened, stripe_signature(opened))
+    closed_obj = {
+        "id": "dp_1MtwBwLkdIwHu7ix",
+        "object": "dispute",
+        "amount": 2000,
+        "currency": "usd",
+        "payment_intent": PI,
+        "status": "won",
+    }
+    closed = stripe_event("charge.dispute.closed", closed_obj, event_id="evt_dispute_won")
+    outcome = post(notify, closed, stripe_signature(closed)).json()["data"]["outcome"]
+    assert outcome == "dispute won: 500 cents restored, 1500 exposure cleared"
+    payment.refresh_from_db()
+    assert balance(alice) == 500 and payment.exposure_cents == 0 and payment.reversed_cents == 0
+    # the same closure sent under another id restores nothing more
+    again = stripe_event("charge.dispute.closed", closed_obj, event_id="evt_dispute_won_2")
+    assert "already reinstated" in post(notify, again, stripe_signature(again)).json()["data"]["outcome"]
+    assert balance(alice) == 500
+    # a lost dispute is acknowledged and changes nothing
+    lost = stripe_event("charge.dispute.closed", {**closed_obj, "status": "lost"}, event_id="evt_dispute_lost")
+    assert post(notify, lost, stripe_signature(lost)).json()["data"]["outcome"].startswith("ignored")
+
+
 def test_money_held_for_an_order_is_not_taken_by_a_refund(stripe_api, alice, notify):
     payment = start(alice)
     body = completed()
