@@ -55,3 +55,26 @@ def test_a_user_tops_up_through_the_demo_provider_and_sees_the_balance_rise(stac
     expect(page.locator("[data-pending-payments]")).to_contain_text("SEPA-E2E-1")
     assert cents(page.locator("[data-available]").inner_text()) == before + 1250
     screenshot(page, "wallet-pending-topup")
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_the_top_up_pages_are_accessible_and_fit_a_phone(stack, new_page, width):
+    from tests.portal.browser.test_accessibility import Audit
+
+    audit = Audit()
+    page = new_page(width=width)
+    log_in(page, stack.url, DEMO_EMAIL, DEMO_PASSWORD)
+    page.goto(f"{stack.url}/wallet/")
+    page.fill("#id_amount", "1.00")
+    page.click("[data-topup-form] button[type=submit]")
+    expect(page.locator("[data-error-code]")).to_be_visible()
+    audit.check(page, "wallet-topup-error")
+    page.fill("#id_amount", "6.00")
+    page.check("input[name=method][value=checkout]")
+    page.click("[data-topup-form] button[type=submit]")
+    expect(page.locator("[data-checkout-amount]")).to_have_text("$6.00")
+    audit.check(page, "demo-checkout-page")
+    page.click("button[value=cancel]")
+    expect(page.locator("[data-topup-status]")).to_have_attribute("data-topup-status", "failed")
+    audit.check(page, "topup-status-failed")
+    assert audit.failures == []
