@@ -25,7 +25,11 @@ def provider_for(config: PaymentSettings, name: str) -> PaymentProvider:
     if name == Provider.DEMO and config.demo_secret and settings.PAYMENTS_DEMO_PROVIDER:
         return DemoProvider(secret=config.demo_secret)
     if name == Provider.STRIPE and config.stripe_secret_key and config.stripe_webhook_secret:
-        return StripeProvider(secret_key=config.stripe_secret_key, webhook_secret=config.stripe_webhook_secret)
+        return StripeProvider(
+            secret_key=config.stripe_secret_key,
+            webhook_secret=config.stripe_webhook_secret,
+            expires_in_minutes=config.expire_after_minutes,
+        )
     if name == Provider.CRYPTOMUS and config.cryptomus_merchant_id and config.cryptomus_api_key:
         return CryptomusProvider(merchant_id=config.cryptomus_merchant_id, api_key=config.cryptomus_api_key)
     raise TopupUnavailable(f"The {name!r} payment provider is not configured for this store.")

@@ -11,6 +11,7 @@ it is Stripe's own.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import stripe
@@ -29,9 +30,11 @@ SESSION_STATUS = {
 class StripeProvider:
     name = "stripe"
 
-    def __init__(self, *, secret_key: str, webhook_secret: str) -> None:
+    def __init__(self, *, secret_key: str, webhook_secret: str, expires_in_minutes: int = 60) -> None:
         self.secret_key = secret_key
         self.webhook_secret = webhook_secret
+        # Stripe accepts a session lifetime of 30 minutes to 24 hours; ours expires the payment at the same time.
+        self.expires_in_minutes = max(30, min(expires_in_minutes, 24 * 60))
 
     def client(self) -> stripe.StripeClient:
         return stripe.StripeClient(
@@ -59,6 +62,7 @@ class StripeProvider:
                     "client_reference_id": str(payment.public_id),
                     "metadata": {"payment": str(payment.public_id)},
                     "success_url": return_url,
+                    "expires_at": int(time.time()) + self.expires_in_minutes * 60,
                     "cancel_url": f"{return_url}{separator}canceled=1",
                 },
                 options={"idempotency_key": f"checkout-{payment.public_id}"},

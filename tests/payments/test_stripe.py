@@ -75,6 +75,8 @@ def test_a_checkout_session_is_created_for_the_amount_in_usd_cents(stripe_api, a
     assert form["mode"] == ["payment"] and form["line_items[0][price_data][currency]"] == ["usd"]
     assert form["line_items[0][price_data][unit_amount]"] == ["2000"]
     assert form["client_reference_id"] == [str(payment.public_id)]
+    # the session expires with the tenant's checkout lifetime (60 minutes; Stripe's minimum is 30)
+    assert abs(int(form["expires_at"][0]) - (time.time() + 3600)) < 60
     assert sent["headers"]["Authorization"] == f"Bearer {STRIPE_KEY}"
     assert sent["headers"]["Idempotency-Key"] == f"checkout-{payment.public_id}"
     assert balance(alice) == 0
