@@ -21,6 +21,9 @@ GROUPS = [
             ("Journal entries", "receipt_long", "wallet", "journalentry"),
             ("Postings", "list", "wallet", "posting"),
             ("Holds", "lock", "wallet", "hold"),
+            ("Top-ups", "add_card", "payments", "payment"),
+            ("Top-up refunds and disputes", "undo", "payments", "paymentreversal"),
+            ("Provider notifications", "mark_email_read", "payments", "paymentevent"),
         ],
     ),
     (
@@ -40,6 +43,7 @@ GROUPS = [
             ("Tenant settings", "storefront", "accounts", "tenant"),
             ("Domains", "language", "accounts", "tenantdomain"),
             ("Markup rules", "percent", "catalog", "markuprule"),
+            ("Top-up settings", "payments", "payments", "paymentsettings"),
             ("Schedules", "schedule", "django_celery_beat", "periodictask"),
         ],
     ),

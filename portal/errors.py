@@ -119,6 +119,24 @@ def _refund_limit(error: DomainError) -> PageError:
     return PageError(error.code, message, "", error.details)
 
 
+def _topup_amount(error: DomainError) -> PageError:
+    low, high = error.details.get("min_cents"), error.details.get("max_cents")
+    if not isinstance(low, int) or not isinstance(high, int):
+        return PageError(error.code, str(error.message), "", error.details)
+    message = _("A top-up must be between %(min)s and %(max)s.") % {"min": format_cents(low), "max": format_cents(high)}
+    return PageError(error.code, message, "", error.details)
+
+
+def _topup_daily_cap(error: DomainError) -> PageError:
+    cap, left = error.details.get("cap_cents"), error.details.get("remaining_cents")
+    if not isinstance(cap, int) or not isinstance(left, int):
+        return PageError(error.code, str(error.message), "", error.details)
+    message = _(
+        "This would take you over your limit of %(cap)s of top-ups in 24 hours; you can still add %(left)s."
+    ) % {"cap": format_cents(cap), "left": format_cents(left)}
+    return PageError(error.code, message, "", error.details)
+
+
 def _fixed(text: Any, action: str = "") -> Callable[[DomainError], PageError]:
     """A fixed sentence (a lazy translation: it is translated when shown, in the request's language)."""
 
@@ -162,6 +180,14 @@ TABLE: dict[str, Callable[[DomainError], PageError]] = {
         gettext_lazy("Please confirm your e-mail address first: open the link we sent you, or send a new one below."),
         "verify_email",
     ),
+    "topup_amount_out_of_range": _topup_amount,
+    "topup_daily_cap": _topup_daily_cap,
+    "topup_unavailable": _fixed(gettext_lazy("This way of adding funds is not offered by this store.")),
+    "payment_provider_unavailable": _fixed(
+        gettext_lazy("The payment provider is not reachable right now; nothing was charged. Try again shortly."),
+        "retry_later",
+    ),
+    "payment_error": lambda error: PageError(error.code, str(error.message), "", error.details),
     "wallet_error": _fixed(_INTERNAL),
     "server_error": _fixed(_INTERNAL),
 }

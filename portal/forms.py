@@ -167,3 +167,42 @@ class LowBalanceForm(forms.Form):
     def threshold_cents(self) -> int | None:
         threshold = self.cleaned_data.get("threshold")
         return None if threshold is None else dollars_to_cents(threshold)
+
+
+class TopupForm(forms.Form):
+    """Adding funds: an amount in dollars, and how (the store's checkout, or a transfer already made, reported
+    with its reference for an operator to approve). The limits are the service's to check."""
+
+    METHODS = (("checkout", _("Pay now")), ("manual", _("I made a transfer")))
+
+    amount = forms.DecimalField(
+        label=_("Amount (USD)"),
+        min_value=Decimal("0.01"),
+        max_value=Decimal("10000.00"),
+        max_digits=7,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal", "placeholder": "10.00"}),
+    )
+    method = forms.ChoiceField(label=_("How"), choices=METHODS, initial="checkout", widget=forms.RadioSelect)
+    reference = forms.CharField(
+        label=_("Transfer reference"),
+        required=False,
+        max_length=200,
+        help_text=_("For a transfer: its reference or transaction id, so we can find it."),
+    )
+
+    def __init__(self, *args, methods: tuple[str, ...] = ("checkout", "manual"), **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["method"]
+        field.choices = [choice for choice in self.METHODS if choice[0] in methods]  # type: ignore[attr-defined]
+        if len(methods) == 1:
+            field.initial = methods[0]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("method") == "manual" and not (cleaned.get("reference") or "").strip():
+            self.add_error("reference", _("Give the transfer's reference so we can find it."))
+        return cleaned
+
+    def amount_cents(self) -> int:
+        return dollars_to_cents(self.cleaned_data["amount"])

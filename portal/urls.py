@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from portal.views import account, auth, brand, catalog, numbers, webhooks
+from portal.views import account, auth, brand, catalog, numbers, topup, webhooks
 
 app_name = "portal"
 
@@ -45,4 +45,6 @@ urlpatterns = [
     path("account/verify/resend/", auth.verify_email_resend, name="verify-email-resend"),
     path("brand/theme.css", brand.theme_css, name="theme-css"),
     path("brand/logo", brand.logo, name="logo"),
+    path("wallet/top-up/", topup.topup, name="topup"),
+    path("wallet/top-up/<str:public_id>/", topup.topup_status, name="topup-status"),
 ]

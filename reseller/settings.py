@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "portal",
     "console",
     "webhooks",
+    "payments",
 ]
 
 MIDDLEWARE = [
@@ -341,6 +342,13 @@ CUSTOMER_WEBHOOKS_ALLOW_LOOPBACK = env_bool("CUSTOMER_WEBHOOKS_ALLOW_LOOPBACK", 
 CUSTOMER_WEBHOOK_CONNECT_TIMEOUT = env_float("CUSTOMER_WEBHOOK_CONNECT_TIMEOUT", 3.05)  # seconds, per attempt
 CUSTOMER_WEBHOOK_READ_TIMEOUT = env_float("CUSTOMER_WEBHOOK_READ_TIMEOUT", 5.0)
 CUSTOMER_WEBHOOK_LOG_DAYS = env_int("CUSTOMER_WEBHOOK_LOG_DAYS", 30)  # events and delivery logs kept this long
+
+# --- top-ups (the payments app) ------------------------------------------------------------------
+# Where the providers' APIs are: their own in production; the tests point them at local fake servers.
+PAYMENTS_STRIPE_API_BASE = env_str("PAYMENTS_STRIPE_API_BASE", "https://api.stripe.com")
+PAYMENTS_CRYPTOMUS_API_BASE = env_str("PAYMENTS_CRYPTOMUS_API_BASE", "https://api.cryptomus.com")
+# The demo provider credits wallets without real money: only where it is meant to (development, demos, tests).
+PAYMENTS_DEMO_PROVIDER = env_bool("PAYMENTS_DEMO_PROVIDER", DEBUG)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],

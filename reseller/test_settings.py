@@ -16,3 +16,4 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 if not os.environ.get("REDIS_URL"):
     # Tests use threads, not processes: an in-memory cache with atomic add/incr (the file cache's are not).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
+PAYMENTS_DEMO_PROVIDER = True  # the demo checkout is how the top-up tests pay

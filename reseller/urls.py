@@ -25,6 +25,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("webhooks/platfone/<slug:tenant_slug>/", platfone_webhook, name="platfone-webhook"),
     path("stubs/handler_api.php", handler_api, name="sms-activate-handler"),
+    path("payments/", include("payments.urls")),
     path("admin/", admin.site.urls),
     path("", include("portal.urls")),  # the storefront, at the root of each tenant's host
 ]

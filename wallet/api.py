@@ -17,7 +17,7 @@ TRANSACTIONS_SHOWN = 20
 
 
 class TransactionSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["deposit", "charge", "refund", "adjustment"])
+    type = serializers.ChoiceField(choices=["deposit", "charge", "refund", "adjustment", "deposit_reversal"])
     amount_cents = serializers.IntegerField(help_text="Positive = credit, negative = debit.")
     balance_after_cents = serializers.IntegerField()
     description = serializers.CharField()

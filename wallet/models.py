@@ -101,6 +101,8 @@ class JournalEntry(models.Model):
         UPSTREAM_COST = "upstream_cost", "Upstream cost"
         UPSTREAM_COST_REVERSAL = "upstream_cost_reversal", "Upstream cost reversal"
         REFUND_LOSS = "refund_loss", "Refund loss"
+        # A deposit taken back (the payment provider refunded or lost a dispute over it): wallet → funding.
+        DEPOSIT_REVERSAL = "deposit_reversal", "Deposit reversal"
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="journal_entries")
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -108,7 +110,7 @@ class JournalEntry(models.Model):
     description = models.CharField(max_length=255, blank=True)
     # What the money is for, opaque to the ledger ("activation:42"): the apps above name their own things.
     reference = models.CharField(max_length=100, blank=True, default="")
-    # A refund points at its charge, an upstream cost reversal at its upstream cost.
+    # A refund points at its charge, an upstream cost reversal at its upstream cost, a deposit reversal at its deposit.
     reverses = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals", editable=False
     )
@@ -129,7 +131,8 @@ class JournalEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(idempotency_key=""), name="wallet_entry_key_not_empty"),
             models.CheckConstraint(
-                condition=Q(reverses__isnull=True) | Q(kind__in=["refund", "upstream_cost_reversal", "refund_loss"]),
+                condition=Q(reverses__isnull=True)
+                | Q(kind__in=["refund", "upstream_cost_reversal", "refund_loss", "deposit_reversal"]),
                 name="wallet_entry_only_reversals_reverse",
             ),
             # An upstream cost is reversed at most once (refunds may be partial, so several per charge).

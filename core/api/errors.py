@@ -56,6 +56,15 @@ HTTP_STATUS: dict[str, int] = {
     "rate_limit": 429,
     "server_error": 500,
     "upstream_unavailable": 503,
+    # top-ups (payments)
+    "payment_error": 400,
+    "topup_amount_out_of_range": 400,
+    "invalid_notification": 400,
+    "topup_unavailable": 409,
+    "topup_daily_cap": 409,
+    "payment_not_reviewable": 409,
+    "payment_not_ready": 409,
+    "payment_provider_unavailable": 503,
 }
 
 

@@ -16,9 +16,10 @@ from django.views.decorators.cache import never_cache
 from accounts import selectors as accounts_selectors
 from accounts import services as accounts_services
 from core.errors import DomainError
+from payments import selectors as payment_selectors
 from portal import services
 from portal.errors import page_error
-from portal.forms import ApiKeyCreateForm
+from portal.forms import ApiKeyCreateForm, TopupForm
 from portal.views.base import login_required, storefront_view
 from wallet import selectors as wallet_selectors
 
@@ -29,6 +30,20 @@ MAX_PAGE = 100_000
 @storefront_view
 @login_required
 def wallet(request):
+    return wallet_page(request)
+
+
+def topup_methods(config) -> tuple[str, ...]:
+    """The ways this store offers to add funds: a checkout with its provider, manual transfers."""
+    if config is None:
+        return ()
+    offered = (("checkout", bool(config.provider)), ("manual", config.manual_enabled))
+    return tuple(name for name, on in offered if on)
+
+
+def wallet_page(request, *, topup_form=None, topup_error=None, status: int = 200):
+    """The wallet page: balances, adding funds (the store's ways, its limits, the top-ups still open), and the
+    transactions. The top-up view renders it too, with its form's errors."""
     try:
         page = min(max(int(request.GET.get("page", "1")), 1), MAX_PAGE)
     except ValueError:
@@ -36,6 +51,8 @@ def wallet(request):
     transactions, has_next = wallet_selectors.wallet_transactions_page(
         user=request.user, page=page, per_page=TRANSACTIONS_PER_PAGE
     )
+    config = payment_selectors.payment_settings_for(tenant=request.tenant)
+    methods = topup_methods(config)
     return render(
         request,
         "portal/wallet.html",
@@ -45,7 +62,12 @@ def wallet(request):
             "has_next": has_next,
             "has_previous": page > 1,
             "topup_instructions": request.tenant.topup_instructions,
+            "topup_settings": config if methods else None,
+            "topup_form": topup_form or (TopupForm(methods=methods) if methods else None),
+            "topup_error": topup_error,
+            "open_payments": payment_selectors.payments_open_for_user(user=request.user),
         },
+        status=status,
     )
 
 

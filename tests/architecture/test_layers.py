@@ -23,6 +23,7 @@ PACKAGES = (
     "portal",
     "console",
     "webhooks",
+    "payments",
 )
 
 pytestmark = pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is a dev requirement")
@@ -61,6 +62,11 @@ def test_every_contract_is_kept():
         ("webhooks/services/delivery.py", "import activations.models", "webhooks imports only accounts"),
         ("activations/services/customer_events.py", "import webhooks.models", "Nothing but the top"),
         ("webhooks/selectors.py", "import webhooks.services", "Inside webhooks"),
+        ("payments/services.py", "import portal.forms", "payments imports only wallet, accounts"),
+        ("wallet/selectors.py", "import payments.models", "Nothing but the top, the portal and the console"),
+        ("payments/services.py", "import wallet.models", "payments reaches the ledger through wallet.services"),
+        ("payments/selectors.py", "import payments.services", "Inside payments"),
+        ("payments/providers/demo.py", "import payments.services", "Inside payments"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(tmp_path, module, forbidden_import, contract):

@@ -17,6 +17,7 @@ from compat.models import CodeMapping
 from console.models import Alert
 from console.selectors import start_of_day
 from core.audit import audit_record
+from payments.models import Payment, PaymentEvent, PaymentReversal, PaymentSettings
 from platfone.emulator import Emulator, emulator_session
 from tests.factories import TEST_PASSWORD, issue_api_key
 from wallet import services as wallet
@@ -111,6 +112,16 @@ def populate(tenant, user, *, tag: str) -> dict:
     alert = Alert.objects.create(tenant=tenant, kind=Alert.Kind.RECONCILIATION_ISSUES, message=f"alert {tag}")
     audit = audit_record(actor=user, action=f"test.{tag}", target=user, reason=f"reason {tag}")
     mapping = CodeMapping.objects.create(tenant=tenant, kind="service", code=f"x{tag}", our_id=f"svc{tag}", note=tag)
+    payment_settings = PaymentSettings.objects.create(tenant=tenant, provider="demo", manual_enabled=True)
+    payment = Payment.objects.create(
+        tenant=tenant, user=user, provider="manual", status="pending", amount_cents=1000, reference=f"ref-{tag}"
+    )
+    payment_event = PaymentEvent.objects.create(
+        tenant=tenant, provider="demo", event_id=f"evt-{tag}", kind="payment:paid", outcome=f"unmatched {tag}"
+    )
+    reversal = PaymentReversal.objects.create(
+        tenant=tenant, payment=payment, kind="refund", provider_ref=f"re-{tag}", amount_cents=100
+    )
     return {
         "tenant": tenant,
         "user": user,
@@ -126,6 +137,10 @@ def populate(tenant, user, *, tag: str) -> dict:
         "alert": alert,
         "audit": audit,
         "mapping": mapping,
+        "payment_settings": payment_settings,
+        "payment": payment,
+        "payment_event": payment_event,
+        "payment_reversal": reversal,
         "domain": tenant.domains.first(),
     }
 

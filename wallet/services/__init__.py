@@ -14,7 +14,7 @@ from wallet.errors import (
     WalletError,
 )
 from wallet.services.accounts import low_balance_threshold_set, system_account, user_wallet_get_or_create
-from wallet.services.funding import adjust, deposit
+from wallet.services.funding import DepositReversal, adjust, deposit, deposit_reverse
 from wallet.services.holds import charge, place_hold, release_hold
 from wallet.services.protocol import MAX_AMOUNT_CENTS
 from wallet.services.refunds import refund
@@ -22,6 +22,7 @@ from wallet.services.upstream import record_upstream_cost, reverse_upstream_cost
 
 __all__ = [
     "MAX_AMOUNT_CENTS",
+    "DepositReversal",
     "HoldNotActive",
     "IdempotencyConflict",
     "InsufficientBalance",
@@ -31,6 +32,7 @@ __all__ = [
     "adjust",
     "charge",
     "deposit",
+    "deposit_reverse",
     "low_balance_threshold_set",
     "place_hold",
     "record_upstream_cost",

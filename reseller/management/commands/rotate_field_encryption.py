@@ -3,19 +3,22 @@
 from django.core.management.base import BaseCommand
 
 from accounts import services as accounts
+from payments import services as payments
 from webhooks import services as webhooks
 
 
 class Command(BaseCommand):
     help = (
         "Re-encrypt every secret stored encrypted (tenants' supplier credentials, customer webhook signing "
-        "secrets) under the first key of FIELD_ENCRYPTION_KEYS."
+        "secrets, tenants' payment provider credentials) under the first key of FIELD_ENCRYPTION_KEYS."
     )
 
     def handle(self, *args, **opts):
         tenants = accounts.tenant_secrets_reencrypt()
         endpoints = webhooks.endpoint_secrets_reencrypt()
+        payment_settings = payments.payment_secrets_reencrypt()
         self.stdout.write(
-            f"Re-encrypted the supplier credentials of {tenants} tenant(s) "
-            f"and the signing secrets of {endpoints} webhook endpoint(s)."
+            f"Re-encrypted the supplier credentials of {tenants} tenant(s), "
+            f"the signing secrets of {endpoints} webhook endpoint(s) "
+            f"and the payment credentials of {payment_settings} tenant(s)."
         )

@@ -20,6 +20,7 @@ from django.db import transaction
 
 from accounts import selectors, services
 from accounts.models import Tenant
+from payments import services as payment_services
 from wallet import services as wallet_services
 
 DEMO_SLUG = "demo"
@@ -137,6 +138,9 @@ class Command(BaseCommand):
             tenant.topup_instructions = TOPUP_TEXT.format(support=tenant.support_email)
             tenant.brand_logo.save(f"{slug}.png", ContentFile(logo_png(color, shape)), save=False)
             tenant.save(update_fields=["brand_color", "topup_instructions", "brand_logo"])
+        # Top-ups through the demo provider (its checkout page is served here) and manual transfers; set once, so
+        # an operator's later choice of provider is kept.
+        payment_services.payment_settings_seed(tenant=tenant, provider="demo", manual_enabled=True)
         return tenant
 
     def funded_user(self, tenant: Tenant):
