@@ -153,6 +153,18 @@ def user_set_active(*, user: User, active: bool) -> bool:
     return bool(changed)
 
 
+def user_row_lock(*, user_id: int) -> None:
+    """Serialize one user's money decisions (the refund-after-SMS limit, the daily top-up cap) on their row,
+    until the caller's transaction ends.
+
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: transactions that only reference the user (settlement writing an
+    activation's outbox event) take ``KEY SHARE`` on the row at commit for the deferred foreign-key check. A
+    ``FOR UPDATE`` here blocked that check while this transaction waited for the activation the other one had
+    locked: a deadlock (found by the chaos test on PostgreSQL).
+    """
+    User.objects.select_for_update(no_key=True).filter(pk=user_id).first()
+
+
 def api_key_touch(*, api_key: ApiKey, min_interval_seconds: int = 60) -> None:
     """Record use of a key, at most once a minute so that a busy key does not write on every request."""
     now = timezone.now()

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from accounts import services as accounts_services
 from accounts.models import Tenant, User
 from core.audit import audit_record
 from payments import selectors
@@ -106,7 +107,7 @@ def _payment_create(
     *, user: User, config: PaymentSettings, provider: str, amount_cents: int, reference: str = ""
 ) -> Payment:
     # The user's row serializes their concurrent top-ups, so two at once cannot both slip under the daily cap.
-    User.objects.select_for_update().filter(pk=user.pk).first()
+    accounts_services.user_row_lock(user_id=user.pk)
     _checked_limits(user=user, config=config, amount_cents=amount_cents)
     status = Payment.Status.PENDING if provider == Provider.MANUAL else Payment.Status.CREATED
     return Payment.objects.create(

@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts import services as accounts_services
 from activations import errors
 from activations.models import Activation
 from activations.services.settlement import Outcome, apply_upstream_state, record_event
@@ -148,7 +148,7 @@ def _check_refund_limit(activation: Activation) -> None:
 @transaction.atomic
 def _refund_after_sms(activation: Activation, *, actor: str) -> Activation:
     # The user's row serializes this user's refund decisions: two cancels at once cannot both pass the limit.
-    User.objects.select_for_update().filter(pk=activation.user_id).first()
+    accounts_services.user_row_lock(user_id=activation.user_id)
     activation.refresh_from_db()
     if activation.cancel_requested_at is not None:
         return activation  # another cancel refunded it meanwhile

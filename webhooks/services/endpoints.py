@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import services as accounts_services
 from accounts.models import User
 from core.errors import InvalidInput
 from core.events import EVENT_TYPES
@@ -82,7 +83,7 @@ def endpoint_create(*, user: User, url: str, events: list[str] | None = None, de
     subscribed = checked_events(events)
     text = checked_description(description)
     with transaction.atomic():
-        User.objects.select_for_update(no_key=True).filter(pk=user.pk).first()
+        accounts_services.user_row_lock(user_id=user.pk)
         if Endpoint.objects.filter(user=user).count() >= MAX_ENDPOINTS_PER_USER:
             raise EndpointLimitReached(limit=MAX_ENDPOINTS_PER_USER)
         secret = new_secret()
