@@ -48,6 +48,8 @@ PROTOCOL_ERRORS: dict[str, tuple[str, str | None]] = {
     "success_rate_guard": ("TOO_MANY_REQUESTS", None),
     "upstream_unavailable": ("SERVER_ERROR", None),
     "server_error": ("SERVER_ERROR", None),
+    # No supplier configured for the storefront: the protocol has no word for it; nothing can be sold.
+    "not_configured": ("NO_NUMBERS", None),
     # Customer webhooks are managed through the JSON API only; no handler action meets these two.
     "webhook_limit": ("BAD_DATA", None),
     "webhook_disabled": ("BAD_STATUS", None),

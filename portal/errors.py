@@ -162,6 +162,9 @@ TABLE: dict[str, Callable[[DomainError], PageError]] = {
         gettext_lazy("Please confirm your e-mail address first: open the link we sent you, or send a new one below."),
         "verify_email",
     ),
+    "not_configured": _fixed(
+        gettext_lazy("This store cannot sell numbers yet: it is still being set up. Please contact its support.")
+    ),
     "wallet_error": _fixed(_INTERNAL),
     "server_error": _fixed(_INTERNAL),
 }

@@ -56,6 +56,9 @@ HTTP_STATUS: dict[str, int] = {
     "rate_limit": 429,
     "server_error": 500,
     "upstream_unavailable": 503,
+    # The storefront has no supplier configured: a 4xx, as retrying cannot help until an operator acts (a 503 asks
+    # clients to retry).
+    "not_configured": 409,
 }
 
 

@@ -29,3 +29,10 @@ class Command(BaseCommand):
         except services.AccountError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Created tenant {tenant.slug}")
+        missing = services.supplier_missing(tenant)
+        if missing:
+            self.stderr.write(
+                f"Warning: tenant {tenant.slug} cannot sell numbers until its supplier is configured "
+                f"(missing {', '.join(missing)}): set them in the admin's tenant page, then run "
+                f"`manage.py doctor --tenant {tenant.slug}`."
+            )
