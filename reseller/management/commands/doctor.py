@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from accounts import selectors as account_selectors
 from accounts.models import Tenant
+from core.commands import OperatorCommand
 from reseller import doctor
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Check the platform (beat) and each tenant (supplier URL and key with a real balance call, webhook secret "
         "and recent webhooks, domains in ALLOWED_HOSTS, catalog synced). Exits non-zero on any ✗."
