@@ -361,8 +361,14 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Reseller API",
     "DESCRIPTION": (
-        "Order temporary phone numbers and receive SMS verification codes. All amounts are integer USD cents. "
-        "Every path is reachable as /api/v1/<path>, /api/v1/index.php/<path> and /api/v1/index.php?path=<path>."
+        # Markdown, rendered by the docs page: paths stay in code spans, where `<path>` is text, not an HTML tag.
+        "Order temporary phone numbers and receive SMS verification codes. All amounts are integer USD cents.\n\n"
+        "Every path works in three styles, all the same:\n\n"
+        "- `/api/v1/index.php?path=<path>` (the public API document's base URL), "
+        "e.g. `/api/v1/index.php?path=activations/42/poll`\n"
+        "- `/api/v1/index.php/<path>`, e.g. `/api/v1/index.php/activations/42/poll`\n"
+        "- `/api/v1/<path>`, e.g. `/api/v1/activations/42/poll` (the form this page lists)\n\n"
+        "Query parameters follow as usual: `/api/v1/index.php?path=price&service_id=whatsapp&country_id=us`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
