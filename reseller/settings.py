@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "portal",
     "console",
     "webhooks",
+    "health_check",  # /health/ for load balancers, /health/suppliers/ for monitoring (reseller/health.py)
 ]
 
 MIDDLEWARE = [
@@ -395,7 +396,7 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^health/"]  # load balancers probe over plain http
 
 LOGGING = {
     "version": 1,
