@@ -44,6 +44,13 @@ readme_block() {
   ' README.md
 }
 
+run_readme_block() {  # NAME: run it as written; a missing or empty block is a failure, not a silent success
+  local block
+  block=$(readme_block "$1")
+  [ -n "$block" ] || fail "README.md has no ci:production:$1 block"
+  bash -euo pipefail -c "$block"
+}
+
 # Start one process in its own process group (so that stopping it stops its children), logging to logs/NAME.log.
 start() {
   local name=$1; shift
@@ -86,7 +93,7 @@ export WEB_WORKERS=2 WEB_THREADS=4 WEBHOOK_WORKERS=1 WEBHOOK_THREADS=2 WORKER_CO
 unset CELERY_TASK_ALWAYS_EAGER CUSTOMER_WEBHOOKS_ALLOW_LOOPBACK
 
 log "README: install"
-bash -euo pipefail -c "$(readme_block install)" || fail "the README's install block"
+run_readme_block install || fail "the README's install block"
 
 log "Procfile: $(cut -d: -f1 Procfile | tr '\n' ' ')"
 [ "$(grep -c '^beat:' Procfile)" = 1 ] || fail "the Procfile must run exactly one beat"
@@ -114,7 +121,7 @@ for _ in $(seq 1 120); do beat_ran && break; sleep 0.5; done
 beat_ran || fail "beat recorded no run"
 
 log "README: a tenant, its user, key, credit; doctor"
-bash -euo pipefail -c "$(readme_block tenant)" || fail "the README's tenant block (doctor's ✗ lines above)"
+run_readme_block tenant || fail "the README's tenant block (doctor's ✗ lines above)"
 KEY=$(cat api-key.txt)
 
 log "usage flow through the web pool"
