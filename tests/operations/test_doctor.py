@@ -1,5 +1,6 @@
 """`manage.py doctor [--tenant SLUG]`: one ✓/✗ line per check with the fix, non-zero exit on any ✗."""
 
+import re
 from datetime import timedelta
 from io import StringIO
 
@@ -52,7 +53,7 @@ def good_acme(emulator, tenant, beat_ran):
 def test_a_well_set_up_tenant_passes_every_check(good_acme):
     output, error = doctor("--tenant", "acme")
     assert error is None, output
-    assert line(output, "beat").startswith("✓ beat: a periodic task ran 20 s ago")
+    assert re.fullmatch(r"✓ beat: a periodic task ran \d+ s ago\.", line(output, "beat"))
     assert line(output, "supplier URL") == "✓ supplier URL: http://platfone.test/api/v1"
     assert line(output, "supplier key").startswith("✓ supplier key: works (supplier balance $")
     assert line(output, "webhook secret") == "✓ webhook secret: set."

@@ -55,9 +55,31 @@ def test_the_supplier_answer_is_reused_for_a_minute(client, emulator):
     assert status == 500 and body["Supplier(tenant='acme')"].startswith("Unavailable: supplier not reachable (")
 
 
+def production_redirect_exemptions() -> list[str]:
+    """SECURE_REDIRECT_EXEMPT as production (DEBUG off) reads it, whatever this test process's environment."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DEBUG": "0", "DJANGO_SETTINGS_MODULE": "reseller.settings", "SECRET_KEY": "x" * 50}
+    env.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWZpZWxkLWVuY3J5cHRpb24ta2V5LTA=")
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps(settings.SECURE_REDIRECT_EXEMPT))"
+    )
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True,
+        check=True, timeout=120,
+    )  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_the_probes_are_not_redirected_to_https_but_the_api_is(client, settings):
     # production redirects plain http to https; a load balancer probes over plain http
     settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_REDIRECT_EXEMPT = production_redirect_exemptions()
     assert client.get("/health/", HTTP_ACCEPT="application/json").status_code == 200
     assert client.get("/healthz").status_code == 200
     assert client.get("/api/v1/wallet").status_code == 301
