@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 
+from django.db.models import Q
+
 from accounts.keys import hash_api_key, split_api_key
 from accounts.models import ApiKey, Tenant, TenantDomain, User
 from core import crypto
@@ -49,6 +51,12 @@ def tenants_with_upstream(*, include_suspended: bool = False) -> list[Tenant]:
     if not include_suspended:
         tenants = tenants.filter(status=Tenant.Status.ACTIVE)
     return list(tenants)
+
+
+def tenants_without_upstream() -> list[Tenant]:
+    """Active tenants missing a Platfone base URL or API key (they cannot sell; ``doctor`` says what to set)."""
+    missing = Q(platfone_base_url="") | Q(platfone_api_key="")
+    return list(Tenant.objects.filter(missing, status=Tenant.Status.ACTIVE).order_by("slug"))
 
 
 def user_get_by_id(*, tenant: Tenant, user_id: int | str) -> User | None:

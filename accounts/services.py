@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email, validate_slug
+from django.core.validators import URLValidator, validate_email, validate_slug
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -38,6 +39,7 @@ def tenant_create(
         raise AccountError("A tenant needs a name.")
     if Tenant.objects.filter(slug=slug).exists():
         raise AccountError(f"Tenant {slug!r} already exists.")
+    validate_supplier_url(platfone_base_url)
     if platfone_api_key and selectors.upstream_account_in_use(base_url=platfone_base_url, api_key=platfone_api_key):
         raise AccountError("Another tenant already uses this Platfone account (base URL and API key).")
     try:
@@ -56,6 +58,30 @@ def tenant_create(
     for index, host in enumerate(domains):
         tenant_domain_add(tenant=tenant, host=host, is_primary=index == 0)
     return tenant
+
+
+def validate_supplier_url(url: str) -> None:
+    """An empty URL (no supplier yet) or an absolute http(s) URL; ``AccountError`` otherwise."""
+    if not url:
+        return
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError as exc:
+        raise AccountError(
+            f"Invalid Platfone URL {url!r}: give the full base URL, e.g. https://api.platfone.example/api/v1."
+        ) from exc
+
+
+def supplier_missing(tenant: Tenant) -> list[str]:
+    """What the tenant still lacks to sell numbers and receive the supplier's webhooks (empty: nothing)."""
+    missing = []
+    if not tenant.platfone_base_url:
+        missing.append("--platfone-url")
+    if not tenant.platfone_api_key:
+        missing.append("--platfone-key")
+    if not tenant.platfone_webhook_secret:
+        missing.append("--webhook-secret")
+    return missing
 
 
 @transaction.atomic
@@ -82,6 +108,7 @@ def tenant_supplier_set(
     *, tenant: Tenant, base_url: str, api_key: str | None = None, webhook_secret: str | None = None
 ) -> Tenant:
     """Point the tenant at a supplier account; ``None`` keeps the stored key or secret."""
+    validate_supplier_url(base_url)
     tenant.platfone_base_url = base_url
     if api_key is not None:
         tenant.platfone_api_key = api_key
@@ -103,11 +130,18 @@ def tenant_domain_add(*, tenant: Tenant, host: str, is_primary: bool = False) ->
 
 
 def user_create(*, tenant: Tenant, email: str, password: str | None = None) -> User:
+    """A user of ``tenant``; a password must pass Django's validators (AUTH_PASSWORD_VALIDATORS), None leaves the
+    user without one (they set it through the storefront's password reset). ``AccountError`` says what is wrong."""
     email = (email or "").strip().lower()
     try:
         validate_email(email)
     except ValidationError as exc:
         raise AccountError(f"Invalid e-mail address {email!r}.") from exc
+    if password is not None:
+        try:
+            validate_password(password, user=User(email=email, tenant=tenant))
+        except ValidationError as exc:
+            raise AccountError(f"Password refused: {' '.join(exc.messages)}") from exc
     try:
         with transaction.atomic():
             return User.objects.create_user(email=email, password=password, tenant=tenant)

@@ -153,7 +153,10 @@ class ActivationsView(KeyedApiView):
             402: OpenApiResponse(ErrorSerializer, description="insufficient_balance (+ balance_cents, required_cents)"),
             409: OpenApiResponse(
                 ErrorSerializer,
-                description="max_price_exceeded (+ suggested_cents), order_in_progress",
+                description=(
+                    "max_price_exceeded (+ suggested_cents), order_in_progress, idempotency_key_reused, "
+                    "not_configured (the storefront has no supplier set up: retrying does not help)"
+                ),
             ),
             503: OpenApiResponse(ErrorSerializer, description="upstream_unavailable: nothing was charged"),
             **ERRORS,
@@ -227,7 +230,12 @@ class ActivationCancelView(_OneActivationView):
         responses={
             200: envelope("CancelResult", CancelResultSerializer),
             409: OpenApiResponse(
-                ErrorSerializer, description="not_cancelable, not_cancelable_yet (+ cancelable_at), order_in_progress"
+                ErrorSerializer,
+                description=(
+                    "not_cancelable (finalized, expired, or refunded other than by a cancel; a cancel that already "
+                    "happened answers 200 again), not_cancelable_yet (+ cancelable_at), refund_limit, "
+                    "order_in_progress"
+                ),
             ),
             503: OpenApiResponse(ErrorSerializer, description="upstream_unavailable"),
             **ERRORS,

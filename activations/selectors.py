@@ -303,3 +303,14 @@ def oldest_open_activation_at(*, tenant_id: int):
         .values_list("created_at", flat=True)
         .first()
     )
+
+
+def sms_received_between(*, tenant_id: int, after=None, before) -> int:
+    """How many of the tenant's activations got their first SMS after ``after`` (None: ever) and before ``before``.
+
+    ``doctor`` compares it with the last supplier webhook: SMS that arrived well after it came by polling, so the
+    supplier's webhooks do not reach us."""
+    found = Activation.objects.filter(tenant_id=tenant_id, sms_received_at__lt=before)
+    if after is not None:
+        found = found.filter(sms_received_at__gt=after)
+    return found.count()

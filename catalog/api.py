@@ -197,7 +197,8 @@ class PriceView(KeyedApiView):
             "suggested, lowest and highest cost, the backend cost and the stock. `sell_price_cents` is what an "
             "activation created now costs. Errors: 400 `invalid_params` (the message names the field), "
             "404 `not_found` (unknown service or country), 404 `no_numbers` (no stock right now), "
-            "503 `upstream_unavailable` (Platfone unreachable and no recent price; see Retry-After)."
+            "503 `upstream_unavailable` (Platfone unreachable and no recent price; see Retry-After), "
+            "409 `not_configured` (the storefront has no supplier set up; retrying does not help)."
         ),
         parameters=[
             OpenApiParameter("service_id", str, required=True, description="e.g. whatsapp; 1–30 of [A-Za-z0-9_-]."),

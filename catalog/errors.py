@@ -29,7 +29,12 @@ class PriceUnavailable(UpstreamUnavailable):
         self.retry_after = retry_after
 
 
-class UpstreamNotConfigured(PriceUnavailable):
-    """The tenant has no Platfone base URL or API key."""
+class UpstreamNotConfigured(DomainError):
+    """The tenant has no Platfone base URL or API key: an operator's mistake that waiting does not fix, so it has
+    its own code (``not_configured``), not ``upstream_unavailable``'s "try again shortly"."""
 
-    default_message = "Our number supplier is not configured for this storefront."
+    code = "not_configured"
+    default_message = (
+        "This storefront cannot sell numbers yet: its number supplier is not configured. "
+        "Please tell the storefront's support."
+    )

@@ -34,7 +34,7 @@ def countries_last_modified(*, tenant: Tenant) -> datetime | None:
     return Country.objects.filter(tenant=tenant).aggregate(last=Max("updated_at"))["last"]
 
 
-def _catalog_synced(*, tenant: Tenant) -> bool:
+def catalog_synced(*, tenant: Tenant) -> bool:
     """Whether both the services and the countries were synced at least once (else only the upstream can tell
     what is sold)."""
     synced = set(
@@ -48,7 +48,7 @@ def _catalog_synced(*, tenant: Tenant) -> bool:
 def catalog_has_pair(*, tenant: Tenant, service_id: str, country_id: str) -> bool | None:
     """Whether the tenant's synced catalog lists both ids as available; None when it was never synced
     (then only the upstream can tell)."""
-    if not _catalog_synced(tenant=tenant):
+    if not catalog_synced(tenant=tenant):
         return None
     return (
         Service.objects.filter(tenant=tenant, service_id=service_id, is_available=True).exists()
@@ -86,7 +86,7 @@ def markup_terms_resolver(*, tenant: Tenant) -> Callable[[str, str], MarkupTerms
 def catalog_available_ids(*, tenant: Tenant) -> tuple[frozenset[str], frozenset[str]] | None:
     """The ids of the tenant's available services and countries; None when the catalog was never synced (then
     only the upstream can tell what is sold), as in ``catalog_has_pair``."""
-    if not _catalog_synced(tenant=tenant):
+    if not catalog_synced(tenant=tenant):
         return None
     services = Service.objects.filter(tenant=tenant, is_available=True).values_list("service_id", flat=True)
     countries = Country.objects.filter(tenant=tenant, is_available=True).values_list("country_id", flat=True)

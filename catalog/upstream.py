@@ -40,7 +40,7 @@ def upstream_configured(tenant: Tenant) -> bool:
 def upstream_account(tenant: Tenant) -> str:
     """A stable, secret-free id of the tenant's upstream account (two tenants may share one)."""
     if not upstream_configured(tenant):
-        raise UpstreamNotConfigured(f"Tenant {tenant.slug!r} has no Platfone base URL and API key.")
+        raise UpstreamNotConfigured()
     return account_fingerprint(tenant.platfone_base_url, tenant.platfone_api_key)
 
 
@@ -64,7 +64,7 @@ def client_for_tenant(tenant: Tenant, *, spender: str | None = None) -> Platfone
     budget in the shared Django cache, and for a ``spender`` its fair share of it. Raises
     ``UpstreamNotConfigured`` without credentials."""
     if not upstream_configured(tenant):
-        raise UpstreamNotConfigured(f"Tenant {tenant.slug!r} has no Platfone base URL and API key.")
+        raise UpstreamNotConfigured()
     return PlatfoneClient(
         base_url=tenant.platfone_base_url,
         api_key=tenant.platfone_api_key,

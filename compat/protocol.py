@@ -48,9 +48,20 @@ PROTOCOL_ERRORS: dict[str, tuple[str, str | None]] = {
     "success_rate_guard": ("TOO_MANY_REQUESTS", None),
     "upstream_unavailable": ("SERVER_ERROR", None),
     "server_error": ("SERVER_ERROR", None),
+    # No supplier configured for the storefront: the protocol has no word for it; nothing can be sold.
+    "not_configured": ("NO_NUMBERS", None),
     # Customer webhooks are managed through the JSON API only; no handler action meets these two.
     "webhook_limit": ("BAD_DATA", None),
     "webhook_disabled": ("BAD_STATUS", None),
+    # Top-ups happen on the storefront; no handler action meets these (mapped so that none can leak as a 500).
+    "payment_error": ("BAD_DATA", None),
+    "topup_amount_out_of_range": ("BAD_DATA", None),
+    "invalid_notification": ("BAD_DATA", None),
+    "topup_unavailable": ("BAD_STATUS", None),
+    "topup_daily_cap": ("BAD_STATUS", None),
+    "payment_not_reviewable": ("BAD_STATUS", None),
+    "payment_not_ready": ("BAD_STATUS", None),
+    "payment_provider_unavailable": ("SERVER_ERROR", None),
 }
 GENERIC_ERROR = "SERVER_ERROR"
 

@@ -269,7 +269,7 @@ def _apply(*, tenant: Tenant, provider: str, note: Notification) -> str:
 
 def _locate(*, tenant: Tenant, provider: str, note: Notification) -> Payment | None:
     """The notification's payment, locked (its state and the ledger change in one serialized step)."""
-    payments = Payment.objects.select_for_update().select_related("user").filter(tenant=tenant, provider=provider)
+    payments = Payment.objects.select_for_update(of=("self",)).select_related("user").filter(tenant=tenant, provider=provider)
     if note.kind == "payment" or not note.charge_id:
         return payments.filter(provider_txn_id=note.provider_txn_id).first() if note.provider_txn_id else None
     return payments.filter(Q(provider_charge_id=note.charge_id) | Q(provider_txn_id=note.charge_id)).first()
@@ -386,7 +386,7 @@ def manual_topup_approve(
 ) -> Review:
     """Approve a pending manual top-up: credit ``amount_cents`` (default: what the user reported) through the
     ledger, with the operator as the entry's actor and in the audit log. Once: ``PaymentNotReviewable`` after."""
-    locked = Payment.objects.select_for_update().select_related("user").get(pk=payment.pk)
+    locked = Payment.objects.select_for_update(of=("self",)).select_related("user").get(pk=payment.pk)
     if locked.provider != Provider.MANUAL or locked.status != Payment.Status.PENDING:
         raise PaymentNotReviewable()
     amount = locked.amount_cents if amount_cents is None else amount_cents

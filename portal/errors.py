@@ -188,6 +188,9 @@ TABLE: dict[str, Callable[[DomainError], PageError]] = {
         "retry_later",
     ),
     "payment_error": lambda error: PageError(error.code, str(error.message), "", error.details),
+    "not_configured": _fixed(
+        gettext_lazy("This store cannot sell numbers yet: it is still being set up. Please contact its support.")
+    ),
     "wallet_error": _fixed(_INTERNAL),
     "server_error": _fixed(_INTERNAL),
 }

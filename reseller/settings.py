@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "console",
     "webhooks",
     "payments",
+    "health_check",  # /health/ for load balancers, /health/suppliers/ for monitoring (reseller/health.py)
 ]
 
 MIDDLEWARE = [
@@ -369,8 +370,14 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Reseller API",
     "DESCRIPTION": (
-        "Order temporary phone numbers and receive SMS verification codes. All amounts are integer USD cents. "
-        "Every path is reachable as /api/v1/<path>, /api/v1/index.php/<path> and /api/v1/index.php?path=<path>."
+        # Markdown, rendered by the docs page: paths stay in code spans, where `<path>` is text, not an HTML tag.
+        "Order temporary phone numbers and receive SMS verification codes. All amounts are integer USD cents.\n\n"
+        "Every path works in three styles, all the same:\n\n"
+        "- `/api/v1/index.php?path=<path>` (the public API document's base URL), "
+        "e.g. `/api/v1/index.php?path=activations/42/poll`\n"
+        "- `/api/v1/index.php/<path>`, e.g. `/api/v1/index.php/activations/42/poll`\n"
+        "- `/api/v1/<path>`, e.g. `/api/v1/activations/42/poll` (the form this page lists)\n\n"
+        "Query parameters follow as usual: `/api/v1/index.php?path=price&service_id=whatsapp&country_id=us`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -397,7 +404,7 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^health/"]  # load balancers probe over plain http
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ from activations.webhooks import platfone_webhook
 from catalog.api import CountriesPhpView, ServicesPhpView
 from compat.views import handler_api
 from core.api.router import api_not_found, index_php
+from reseller.health import PlatformHealthView, SupplierHealthView
 
 
 def healthz(request):
@@ -15,6 +16,8 @@ def healthz(request):
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("health/", PlatformHealthView.as_view(), name="health"),
+    path("health/suppliers/", SupplierHealthView.as_view(), name="health-suppliers"),
     path("api/v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
     path("api/v1/index.php", index_php, name="api-index"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,7 +34,65 @@ SECOND_SECRET = "globex-webhook-secret"
 # Where the development mail backend writes (settings: $VAR_DIR/mail), for the banner only.
 MAIL_DIR = os.path.relpath(Path(os.environ.get("VAR_DIR") or ROOT / "var") / "mail", ROOT)
 
+LOG_DIR = ROOT / "var"
+# How many lines of a dead child's log are shown.
+LOG_TAIL_LINES = 20
+
 children: list[subprocess.Popen] = []
+logs: dict[subprocess.Popen, Path] = {}
+
+
+def busy_port() -> tuple[int, str] | None:
+    """The first of our ports that something already listens on, with the variable that moves it, or None.
+
+    A bind with SO_REUSEADDR (as the servers themselves bind) fails only while another socket listens there.
+    """
+    for port, variable in (
+        (PORT, "PORT"),
+        (EMULATOR_PORT, "EMULATOR_PORT"),
+        (SECOND_EMULATOR_PORT, "EMULATOR_PORT (the second emulator takes EMULATOR_PORT + 1)"),
+    ):
+        with socket.socket(socket.AF_INET6 if ":" in HOST else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((HOST, port))
+            except OSError:
+                return port, variable
+    return None
+
+
+def check_ports() -> None:
+    busy = busy_port()
+    if busy:
+        port, variable = busy
+        raise SystemExit(
+            f"Port {port} on {HOST} is already in use (another `make run`?): stop it, or choose free ports with "
+            f"PORT and EMULATOR_PORT (this one is {variable}), e.g. PORT=9000 EMULATOR_PORT=9001 make run"
+        )
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def fail_if_a_child_died() -> None:
+    """A child that exited stops everything: its last log lines and a non-zero exit, never a false "running"."""
+    for process in children:
+        if process.poll() is not None:
+            log = logs.get(process)
+            where = os.path.relpath(log, ROOT) if log else "its log"
+            print(
+                f"{' '.join(map(str, process.args[:4]))} exited with {process.returncode}; stopping. "
+                f"Last lines of {where}:\n{log_tail(log) if log else ''}",
+                file=sys.stderr,
+                flush=True,
+            )
+            terminate_children()
+            sys.exit(1)
 
 
 def ensure_env_file() -> None:
@@ -51,15 +110,18 @@ def manage(*args: str, capture: bool = False) -> str:
 
 
 def start(name: str, argv: list[str]) -> subprocess.Popen:
-    log = open(ROOT / "var" / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+    path = LOG_DIR / f"{name}.log"
+    log = open(path, "ab")  # noqa: SIM115 - lives as long as the child
     process = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     children.append(process)
+    logs[process] = path
     return process
 
 
 def wait_for(url: str, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        fail_if_a_child_died()
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own local server
                 return
@@ -67,6 +129,7 @@ def wait_for(url: str, seconds: float = 30.0) -> None:
             if getattr(exc, "code", None):  # an HTTP error status still means the server is up
                 return
             time.sleep(0.3)
+    fail_if_a_child_died()
     raise SystemExit(f"{url} did not come up within {seconds:.0f} s; see var/*.log")
 
 
@@ -87,6 +150,7 @@ def terminate_children() -> None:
 
 
 def main() -> None:
+    check_ports()
     (ROOT / "var" / "broker").mkdir(parents=True, exist_ok=True)
     ensure_env_file()
     # A developer's webhook endpoint runs on this machine: let customer webhooks reach loopback (never in production).
@@ -184,10 +248,7 @@ Demo API key: {demo_key}
     )
 
     while True:
-        for process in children:
-            if process.poll() is not None:
-                print(f"{' '.join(process.args[:3])} exited with {process.returncode}; stopping.", flush=True)
-                stop()
+        fail_if_a_child_died()
         time.sleep(1)
 
 

@@ -28,17 +28,19 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
     the activation is still active and the tenant allows it: finalize upstream FIRST (no further SMS can arrive
     on a number we refund), then refund once, booking the supplier's price as a refund loss; at most the
     tenant's ``max_refunds_after_sms_per_day`` such refunds per user per 24 h. A refunded activation is closed
-    for good. Canceling again is harmless.
+    for good.
+
+    The one rule for an activation that has ended (``_ended_cancel_answer``, the README's and the API schema's
+    wording): a cancel that already happened answers the same again (safe to retry, changes nothing); any other
+    end (finalized, expired, refunded by a report or an operator) is ``NotCancelable``, saying why.
     Raises ``NotCancelable`` / ``NotCancelableYet`` / ``RefundLimitReached`` / ``OrderInProgress`` /
     ``UpstreamUnavailable`` (nothing was refunded).
     """
     if activation.order_status == Activation.OrderStatus.ORDERING:
         raise errors.OrderInProgress()
     if activation.order_status != Activation.OrderStatus.PLACED:
-        return activation  # failed or lost orders never held money past their failure
-    if activation.billing_status in {Activation.BillingStatus.RELEASED, Activation.BillingStatus.REFUNDED}:
-        return activation
-    if activation.activation_status == ActivationStatus.CANCELED:
+        return activation  # failed or lost orders never held money past their failure (and are never shown)
+    if activation.closing_for_refund_at is None and _ended_cancel_answer(activation) is not None:
         return activation
 
     client = client_for_tenant(activation.tenant, spender=spender_of(actor))
@@ -84,6 +86,33 @@ def activation_cancel(*, activation: Activation, actor: str) -> Activation:
         activation = _close_upstream(activation, client=client, upstream_id=upstream_id, actor=actor)
         return _refund_after_sms(activation, actor=actor)
     return activation
+
+
+def _ended_cancel_answer(activation: Activation) -> Activation | None:
+    """What a cancel of an activation that can no longer change answers: the activation itself when a cancel
+    already did its work (canceled before the SMS, or refunded by a cancel after it: a retried cancel succeeds
+    again and changes nothing); ``NotCancelable`` for any other end; None while the activation is open (the
+    cancel rules apply). A cancel cut short between the supplier's close and the refund is open: the next cancel
+    finishes it (``closing_for_refund_at``)."""
+    if activation.activation_status == ActivationStatus.CANCELED:
+        return activation
+    if activation.billing_status == Activation.BillingStatus.REFUNDED:
+        if activation.cancel_requested_at is not None:
+            return activation
+        raise errors.NotCancelable("This activation was already refunded; it can no longer be canceled.")
+    if activation.billing_status == Activation.BillingStatus.RELEASED:
+        raise errors.NotCancelable(
+            "This activation ended without an SMS and nothing was charged; there is nothing to cancel."
+        )
+    if activation.activation_status in {ActivationStatus.FINALIZED, ActivationStatus.EXPIRED}:
+        if activation.sms_received and activation.tenant.refund_on_cancel_after_sms:
+            # The document's refund on cancel is for a number the user abandons; once finalized or expired
+            # the code has been used (or the window is over), so canceling is no longer a free refund.
+            raise errors.NotCancelable("This activation is finished; it can no longer be canceled.")
+        if activation.sms_received:
+            raise errors.NotCancelable("The SMS has already arrived; this activation can no longer be canceled.")
+        raise errors.NotCancelable("This activation has ended; it can no longer be canceled.")
+    return None
 
 
 def activation_refund(*, activation: Activation, actor: str) -> Activation:

@@ -65,6 +65,9 @@ HTTP_STATUS: dict[str, int] = {
     "payment_not_reviewable": 409,
     "payment_not_ready": 409,
     "payment_provider_unavailable": 503,
+    # The storefront has no supplier configured: a 4xx, as retrying cannot help until an operator acts (a 503 asks
+    # clients to retry).
+    "not_configured": 409,
 }
 
 

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
 from catalog.categories import TYPE_LABELS
-from catalog.errors import PriceUnavailable
+from catalog.errors import PriceUnavailable, UpstreamNotConfigured
 from portal.errors import page_error
 from portal.views.base import storefront_view
 
@@ -57,7 +57,7 @@ def _price_list(*, tenant, key: str, **scope):
     more whatever the pages asked for."""
     try:
         listing = catalog_services.price_list(tenant=tenant)
-    except PriceUnavailable as exc:
+    except (PriceUnavailable, UpstreamNotConfigured) as exc:
         return None, page_error(exc)
     row = [price for price in listing.prices if all(getattr(price, name) == value for name, value in scope.items())]
     return _Listing(prices={getattr(price, key): price for price in row}, stale=listing.stale), None

@@ -112,3 +112,38 @@ def test_two_tenants_cannot_share_one_upstream_account(tenant):
     with pytest.raises(CommandError, match="Platfone account"):
         run("create_tenant", "two", "--name", "Two", "--platfone-url", "http://u.test/api/v1", "--platfone-key", "k1")
     assert not Tenant.objects.filter(slug="two").exists()
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://u.test/api/v1", "u.test/api/v1", "http://"])
+def test_create_tenant_refuses_a_supplier_url_that_is_not_an_http_url(db, url):
+    with pytest.raises(CommandError, match="Invalid Platfone URL"):
+        run("create_tenant", "acme", "--name", "Acme", "--platfone-url", url, "--platfone-key", "k")
+    assert not Tenant.objects.filter(slug="acme").exists()
+
+
+def test_create_tenant_warns_when_the_supplier_is_not_configured(db):
+    out, err = StringIO(), StringIO()
+    call_command("create_tenant", "acme", "--name", "Acme", stdout=out, stderr=err)
+    assert "Created tenant acme" in out.getvalue()
+    warning = err.getvalue()
+    assert warning.startswith("Warning: tenant acme cannot sell numbers")
+    assert "--platfone-url, --platfone-key, --webhook-secret" in warning and "doctor --tenant acme" in warning
+
+
+def test_create_tenant_with_the_whole_supplier_says_nothing_more(db):
+    err = StringIO()
+    call_command(
+        "create_tenant", "acme", "--name", "Acme", "--platfone-url", "https://u.test/api/v1", "--platfone-key", "k",
+        "--webhook-secret", "s", stdout=StringIO(), stderr=err,
+    )  # fmt: skip
+    assert err.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [("123", "too short"), ("12345678901", "entirely numeric"), ("password123", "too common")],
+)
+def test_create_user_runs_the_password_through_djangos_validators(tenant, password, reason):
+    with pytest.raises(CommandError, match=f"Password refused: .*{reason}"):
+        run("create_user", "--tenant", tenant.slug, "--email", "new@example.com", "--password", password)
+    assert not User.objects.filter(email="new@example.com").exists()

@@ -315,10 +315,13 @@ class TestUpstreamFaults:
         price_cache.cache.delete(keys.failure)
         assert get_price(api, alice_key).status_code == 200
 
-    def test_a_tenant_without_upstream_credentials_is_503(self, api, synced, alice_key):
+    def test_a_tenant_without_upstream_credentials_is_not_configured(self, api, synced, alice_key):
+        # an operator's mistake that waiting does not fix: not the retry-later 503 of an outage
         synced.platfone_api_key = ""
         synced.save()
-        assert_error(get_price(api, alice_key), 503, "upstream_unavailable")
+        response = get_price(api, alice_key)
+        assert_error(response, 409, "not_configured")
+        assert "Retry-After" not in response
 
     def test_a_nonsensical_upstream_price_is_treated_as_an_outage(self, api, synced, alice_key, emulator, monkeypatch):
         # given an upstream answering a negative price (the emulator itself refuses to be set to one)

@@ -1,9 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from accounts import services
+from core.commands import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Create a tenant (reseller storefront)."
 
     def add_arguments(self, parser):
@@ -29,3 +30,10 @@ class Command(BaseCommand):
         except services.AccountError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Created tenant {tenant.slug}")
+        missing = services.supplier_missing(tenant)
+        if missing:
+            self.stderr.write(
+                f"Warning: tenant {tenant.slug} cannot sell numbers until its supplier is configured "
+                f"(missing {', '.join(missing)}): set them in the admin's tenant page, then run "
+                f"`manage.py doctor --tenant {tenant.slug}`."
+            )

@@ -1,13 +1,12 @@
 """Re-encrypt stored secrets under the newest FIELD_ENCRYPTION_KEYS key (the last step of a key rotation)."""
 
-from django.core.management.base import BaseCommand
-
 from accounts import services as accounts
+from core.commands import OperatorCommand
 from payments import services as payments
 from webhooks import services as webhooks
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Re-encrypt every secret stored encrypted (tenants' supplier credentials, customer webhook signing "
         "secrets, tenants' payment provider credentials) under the first key of FIELD_ENCRYPTION_KEYS."

@@ -8,13 +8,14 @@ both; the wallet knows nothing of activations.
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from activations.selectors import settlement_problems
+from core.commands import OperatorCommand
 from wallet.selectors import verify_ledger
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Check the ledger (cached balances and holds equal recomputed ones, every entry sums to zero) and the "
         "settlement (no hold on an ended activation, no charge without an SMS)."

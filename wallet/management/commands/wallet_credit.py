@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils import timezone
 
 from accounts.selectors import tenant_get, user_get
+from core.commands import OperatorCommand
 from wallet.errors import WalletError
 from wallet.selectors import wallet_summary
 from wallet.services import MAX_AMOUNT_CENTS, deposit
@@ -24,7 +26,7 @@ def parse_cents(raw: str) -> int:
     return cents
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Deposit cents into a user's wallet (a ledger entry from the tenant's funding account)."
 
     def add_arguments(self, parser):
@@ -47,6 +49,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user {options['email']!r} in tenant {tenant.slug!r}.")
         key = options["idempotency_key"] or f"cli:deposit:{uuid.uuid4()}"
+        started = timezone.now()
         try:
             entry = deposit(
                 user=user,
@@ -58,7 +61,13 @@ class Command(BaseCommand):
         except WalletError as exc:
             raise CommandError(str(exc)) from exc
         summary = wallet_summary(user=user)
+        balance = f"balance {summary.balance_cents} cents, available {summary.available_cents} cents."
+        if entry.created_at < started:  # the key's deposit was posted before this run: nothing was credited now
+            self.stdout.write(
+                f"Already applied: deposit {entry.idempotency_key} of {cents} cents to {user.email} ({tenant.slug}) "
+                f"was posted at {entry.created_at:%Y-%m-%d %H:%M:%S} UTC; nothing credited now; {balance}"
+            )
+            return
         self.stdout.write(
-            f"Deposit {entry.idempotency_key} of {cents} cents to {user.email} ({tenant.slug}): "
-            f"balance {summary.balance_cents} cents, available {summary.available_cents} cents."
+            f"Deposit {entry.idempotency_key} of {cents} cents to {user.email} ({tenant.slug}): {balance}"
         )
