@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from portal.views import account, auth, brand, catalog, numbers
+from portal.views import account, auth, brand, catalog, history, numbers, reports
 
 app_name = "portal"
 
@@ -35,4 +35,12 @@ urlpatterns = [
     path("account/verify/resend/", auth.verify_email_resend, name="verify-email-resend"),
     path("brand/theme.css", brand.theme_css, name="theme-css"),
     path("brand/logo", brand.logo, name="logo"),
+]
+
+# Portal part 2 (issue 15): the account around the purchase.
+urlpatterns += [
+    path("history/", history.history, name="history"),
+    path("history/export.csv", history.history_csv, name="history-csv"),
+    path("reports/", reports.my_reports, name="reports"),
+    path("reports/new/<str:activation_id>/", reports.report_problem, name="report"),
 ]
