@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes, force_str
@@ -16,7 +17,10 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from accounts import selectors as accounts_selectors
 from accounts import services as accounts_services
 from activations import services as activation_services
+from catalog import selectors as catalog_selectors
+from core.errors import NotFound
 from portal.errors import EmailNotVerified
+from portal.models import Favourite
 from portal.tokens import email_verification_token
 
 if TYPE_CHECKING:
@@ -99,3 +103,24 @@ def api_key_issue(*, user: User, name: str) -> IssuedApiKey:
     numbers too. Raises ``EmailNotVerified``."""
     _require_verified(user)
     return accounts_services.api_key_create(user=user, name=name)
+
+
+def favourite_toggle(*, user: User, kind: str, item_id: str) -> bool:
+    """Star the tenant's service or country for the user, or unstar it when starred; True when it is starred
+    now. Raises ``NotFound`` for an id this storefront does not sell (nothing is stored then)."""
+    tenant = user.tenant
+    if kind == Favourite.Kind.SERVICE:
+        known = {s.service_id for s in catalog_selectors.services_available(tenant=tenant)}
+    elif kind == Favourite.Kind.COUNTRY:
+        known = {c.country_id for c in catalog_selectors.countries_available(tenant=tenant)}
+    else:
+        known = set()
+    if item_id not in known:
+        raise NotFound("This service or country is not sold in this store.")
+    with transaction.atomic():
+        deleted, _ = Favourite.objects.filter(user=user, kind=kind, item_id=item_id).delete()
+        if deleted:
+            return False
+        # A double click racing itself: the unique constraint keeps one row.
+        Favourite.objects.get_or_create(user=user, kind=kind, item_id=item_id)
+        return True

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from portal.views import account, auth, brand, catalog, history, numbers, reports
+from portal.views import account, auth, brand, catalog, favourites, history, numbers, reports
 
 app_name = "portal"
 
@@ -43,4 +43,9 @@ urlpatterns += [
     path("history/export.csv", history.history_csv, name="history-csv"),
     path("reports/", reports.my_reports, name="reports"),
     path("reports/new/<str:activation_id>/", reports.report_problem, name="report"),
+    re_path(
+        r"^favourites/(?P<kind>service|country)/(?P<item_id>[A-Za-z0-9_-]{1,30})/$",
+        favourites.favourite_toggle,
+        name="favourite",
+    ),
 ]
