@@ -193,6 +193,18 @@ class User(AbstractBaseUser, PermissionsMixin):
     email_verified_at = models.DateTimeField(
         null=True, blank=True, help_text="When the user proved the address (the storefront asks before a first order)."
     )
+    # The storefront's per-user preferences (portal part 2). The language is also the one of their e-mails.
+    language = models.CharField(max_length=10, blank=True, default="", help_text="Empty: the browser's language.")
+    theme = models.CharField(
+        max_length=6,
+        choices=[("", "Follow the system"), ("light", "Light"), ("dark", "Dark")],
+        blank=True,
+        default="",
+    )
+    notify_code_by_email = models.BooleanField(default=False, help_text="E-mail the user when a code arrives.")
+    closed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the user deleted their account (the ledger keeps its entries)."
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 

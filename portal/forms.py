@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.core.validators import RegexValidator
@@ -249,3 +250,81 @@ class ReportForm(forms.Form):
         if reason is not None and reason.evidence_required and missing:
             self.add_error("evidence", _("This reason needs evidence: attach a screenshot or a recording."))
         return cleaned
+
+
+class PreferencesForm(forms.Form):
+    language = forms.ChoiceField(label=_("Language"), required=False)
+    theme = forms.ChoiceField(
+        label=_("Theme"),
+        required=False,
+        choices=[("", _("Follow my system")), ("light", _("Light")), ("dark", _("Dark"))],
+    )
+    notify_code_by_email = forms.BooleanField(label=_("E-mail me when a code arrives"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("My browser's language")), *settings.LANGUAGES]
+
+
+class LanguageForm(forms.Form):
+    """The header's switcher: one language (or "" for the browser's)."""
+
+    language = forms.ChoiceField(required=False)
+    next = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", ""), *settings.LANGUAGES]
+
+
+class ThemeForm(forms.Form):
+    theme = forms.ChoiceField(required=False, choices=[("", ""), ("light", "light"), ("dark", "dark")])
+    next = forms.CharField(required=False, max_length=2000)
+
+
+class EmailChangeForm(forms.Form):
+    email = forms.EmailField(
+        label=_("New e-mail address"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text=_("We send a link to the new address; it replaces the old one when you open it."),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip().lower()
+        if email == self.user.email:
+            raise forms.ValidationError(_("This is already your address."))
+        return email
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("The password is not right."))
+        return password
+
+
+class AccountDeleteForm(forms.Form):
+    password = forms.CharField(
+        label=_("Your password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    confirm = forms.BooleanField(
+        label=_("I understand: my account, its API keys and favourites go for good. This cannot be undone."),
+        required=True,
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("The password is not right."))
+        return password

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from portal.views import account, auth, brand, catalog, favourites, history, numbers, reports
+from portal.views import account, auth, brand, catalog, favourites, history, numbers, preferences, reports
 
 app_name = "portal"
 
@@ -48,4 +48,12 @@ urlpatterns += [
         favourites.favourite_toggle,
         name="favourite",
     ),
+    path("account/settings/", preferences.account_settings, name="settings"),
+    path("account/settings/preferences/", preferences.preferences_save, name="preferences"),
+    path("account/settings/email/", preferences.email_change, name="email-change"),
+    path("account/settings/email/<str:token>/", preferences.email_change_confirm, name="email-change-confirm"),
+    path("account/settings/password/", preferences.password_change, name="password-change"),
+    path("account/delete/", preferences.account_delete, name="account-delete"),
+    path("language/", preferences.language_switch, name="language"),
+    path("theme/", preferences.theme_switch, name="theme"),
 ]
