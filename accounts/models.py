@@ -105,6 +105,16 @@ class Tenant(models.Model):
         blank=True,
         help_text="How users add funds (bank transfer details, whom to contact...), shown on the wallet page.",
     )
+    help_faq = models.TextField(
+        blank=True,
+        help_text="The storefront's FAQ: a question on a line of its own ending with '?', its answer in the lines "
+        "below; a blank line between entries. Plain text.",
+    )
+    help_contact = models.TextField(
+        blank=True,
+        help_text="The storefront's contact page: how to reach support (hours, channels...). Plain text; the "
+        "support e-mail is shown with it.",
+    )
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

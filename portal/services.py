@@ -181,3 +181,12 @@ def account_close(*, user: User) -> User:
     with transaction.atomic():
         Favourite.objects.filter(user=user).delete()
         return accounts_services.user_close(user=user)
+
+
+def user_is_suspended(*, tenant: Tenant, email: str, password: str) -> bool:
+    """The storefront's user with that address and password exists and was suspended by the operator (not
+    one who deleted their account)."""
+    user = accounts_selectors.user_get(tenant=tenant, email=email)
+    return bool(
+        user is not None and not user.is_active and user.closed_at is None and user.check_password(password or "")
+    )

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from portal.views import account, auth, brand, catalog, favourites, history, numbers, preferences, reports
+from portal.views import account, auth, brand, catalog, favourites, help, history, numbers, preferences, reports
 
 app_name = "portal"
 
@@ -56,4 +56,6 @@ urlpatterns += [
     path("account/delete/", preferences.account_delete, name="account-delete"),
     path("language/", preferences.language_switch, name="language"),
     path("theme/", preferences.theme_switch, name="theme"),
+    path("help/", help.help_index, name="help"),
+    path("help/contact/", help.help_contact, name="help-contact"),
 ]
