@@ -164,3 +164,25 @@ def test_deleting_an_empty_account_closes_it_and_keeps_the_ledger(alice_client, 
     assert alice_client.get(reverse("portal:settings")).status_code == 302  # logged out
     # the address can sign up again as someone new
     assert not User.objects.filter(tenant=alice.tenant, email=old_email).exists()
+
+
+def test_a_code_is_mailed_when_the_user_asked_for_it(
+    synced, alice_client, alice, fund, django_capture_on_commit_callbacks
+):
+    from tests.portal.test_history_and_reports import bought_with_code
+
+    User.objects.filter(pk=alice.pk).update(notify_code_by_email=True, language="ru")
+    with django_capture_on_commit_callbacks(execute=True):
+        activation = bought_with_code(alice_client, alice, fund, synced)
+    (message,) = [m for m in mail.outbox if "222333" in m.subject]
+    assert message.to == [alice.email]
+    assert "222333" in message.body and activation.phone in message.body
+    assert "Код" in message.body  # in the user's language
+
+
+def test_no_code_mail_without_the_setting(synced, alice_client, alice, fund, django_capture_on_commit_callbacks):
+    from tests.portal.test_history_and_reports import bought_with_code
+
+    with django_capture_on_commit_callbacks(execute=True):
+        bought_with_code(alice_client, alice, fund, synced)
+    assert not [m for m in mail.outbox if "222333" in m.subject]
