@@ -8,7 +8,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
-from django.contrib.auth.forms import PasswordChangeForm
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -20,7 +19,14 @@ from core.errors import DomainError
 from portal import services
 from portal.context_processors import THEME_COOKIE
 from portal.errors import page_error
-from portal.forms import AccountDeleteForm, EmailChangeForm, LanguageForm, PreferencesForm, ThemeForm
+from portal.forms import (
+    AccountDeleteForm,
+    AccountPasswordChangeForm,
+    EmailChangeForm,
+    LanguageForm,
+    PreferencesForm,
+    ThemeForm,
+)
 from portal.throttling import over_limit
 from portal.views.base import login_required, storefront_view
 
@@ -43,7 +49,7 @@ def _page(request, status: int = 200, **forms):
             initial={"language": user.language, "theme": user.theme, "notify_code_by_email": user.notify_code_by_email}
         ),
         "email_form": EmailChangeForm(user=user),
-        "password_form": PasswordChangeForm(user),
+        "password_form": AccountPasswordChangeForm(user),
         **forms,
     }
     return render(request, "portal/settings/index.html", context, status=status)
@@ -159,7 +165,7 @@ def email_change_confirm(request, token: str):
 @login_required
 @require_POST
 def password_change(request):
-    form = PasswordChangeForm(request.user, request.POST)
+    form = AccountPasswordChangeForm(request.user, request.POST)
     if not form.is_valid():
         return _page(request, status=400, password_form=form)
     user = accounts_services.user_password_set(user=request.user, password=form.cleaned_data["new_password1"])

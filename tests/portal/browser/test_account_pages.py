@@ -223,3 +223,50 @@ def test_deleting_is_refused_while_money_is_left_then_allowed(stack, new_page):
     expect(empty.locator(".messages")).to_contain_text("Your account is deleted")
     log_in(empty, stack.url, "dan@example.com", PASSWORD)
     expect(empty.locator(".error-box")).to_contain_text("not right")
+
+
+def test_the_guard_screens(stack, new_page):
+    failures = []
+    # e-mail not confirmed yet
+    page = new_page()
+    page.goto(f"{stack.url}/account/signup/")
+    page.fill("#id_email", "uma@example.com")
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("main button[type=submit]")
+    page.goto(f"{stack.url}/buy/whatsapp/us/")
+    expect(page.locator("[data-guard='unverified']")).to_contain_text("confirm your e-mail address first")
+    failures += axe_failures(page, "guard-unverified")
+    screenshot(page, "guard-unverified")
+
+    # suspended by the operator
+    suspended = new_page()
+    sign_up(stack, suspended, "sid@example.com")
+    stack.manage(
+        "shell",
+        "-c",
+        "from accounts.models import User; User.objects.filter(email='sid@example.com').update(is_active=False)",
+    )
+    log_in(suspended, stack.url, "sid@example.com", PASSWORD)
+    expect(suspended.locator("[data-guard='suspended']")).to_contain_text("suspended")
+    failures += axe_failures(suspended, "guard-suspended")
+    screenshot(suspended, "guard-suspended")
+
+    # too many actions: a low per-minute limit on the storefront for a moment
+    limited = new_page()
+    sign_up(stack, limited, "rita@example.com")
+    set_limit = (
+        "from accounts.models import Tenant; Tenant.objects.filter(slug='demo').update(rate_limit_per_minute={})"
+    )
+    stack.manage("shell", "-c", set_limit.format(2))
+    try:
+        limited.goto(f"{stack.url}/help/")
+        for _ in range(3):
+            limited.click("[data-theme-toggle]")
+        expect(limited.locator("[data-guard='rate-limited']")).to_contain_text("try again")
+        expect(limited.locator("[data-retry-at]")).to_have_text(re.compile(r"\d\d:\d\d:\d\d UTC"))
+        failures += axe_failures(limited, "guard-rate-limited")
+        screenshot(limited, "guard-rate-limited")
+    finally:
+        stack.manage("shell", "-c", set_limit.format(180))
+    assert failures == []
