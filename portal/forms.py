@@ -336,3 +336,44 @@ class AccountPasswordChangeForm(PasswordChangeForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["old_password"].widget.attrs.pop("autofocus", None)
+
+
+class WebhookEndpointForm(forms.Form):
+    """Register or change a webhook endpoint. The URL's SSRF checks are the webhooks service's (one place); the
+    form only bounds what is typed."""
+
+    url = forms.CharField(
+        label=_("URL"),
+        max_length=2000,
+        help_text=_("An https address of yours that receives the events as signed POST requests."),
+        widget=forms.URLInput(attrs={"autocomplete": "off", "placeholder": "https://example.com/hooks/sms"}),
+    )
+    events = forms.MultipleChoiceField(
+        label=_("Events"),
+        choices=[],  # set in __init__: the catalogue lives in core.events
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("“All events” includes the kinds added later."),
+        error_messages={"required": _("Choose at least one event.")},
+    )
+    description = forms.CharField(label=_("Description (optional)"), max_length=200, required=False)
+
+    def __init__(self, *args, event_choices: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["events"].choices = event_choices
+
+
+class LowBalanceForm(forms.Form):
+    threshold = forms.DecimalField(
+        label=_("Alert me below (USD)"),
+        required=False,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100000.00"),
+        max_digits=8,
+        decimal_places=2,
+        help_text=_("Sends the wallet.low_balance event when your balance falls below this. Empty: no alert."),
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal", "placeholder": "5.00"}),
+    )
+
+    def threshold_cents(self) -> int | None:
+        threshold = self.cleaned_data.get("threshold")
+        return None if threshold is None else dollars_to_cents(threshold)

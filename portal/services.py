@@ -25,11 +25,13 @@ from portal.errors import AccountHasActiveNumbers, AccountHasFunds, EmailNotVeri
 from portal.models import Favourite
 from portal.tokens import email_verification_token
 from wallet import selectors as wallet_selectors
+from webhooks import services as webhook_services
 
 if TYPE_CHECKING:
     from accounts.models import Tenant, User
     from accounts.services import IssuedApiKey
     from activations.models import Activation
+    from webhooks.services import IssuedEndpoint
 
 
 def tenant_from_email(tenant: Tenant) -> str:
@@ -190,3 +192,11 @@ def user_is_suspended(*, tenant: Tenant, email: str, password: str) -> bool:
     return bool(
         user is not None and not user.is_active and user.closed_at is None and user.check_password(password or "")
     )
+
+
+def webhook_endpoint_register(*, user: User, url: str, events: list[str], description: str) -> IssuedEndpoint:
+    """A new webhook endpoint (its signing secret only in the returned value), once the address is verified:
+    an endpoint receives the codes of the user's numbers. Raises ``EmailNotVerified`` and what
+    ``webhooks.services.endpoint_create`` raises."""
+    _require_verified(user)
+    return webhook_services.endpoint_create(user=user, url=url, events=events, description=description)

@@ -2,7 +2,19 @@
 
 from django.urls import path, re_path
 
-from portal.views import account, auth, brand, catalog, favourites, help, history, numbers, preferences, reports
+from portal.views import (
+    account,
+    auth,
+    brand,
+    catalog,
+    favourites,
+    help,
+    history,
+    numbers,
+    preferences,
+    reports,
+    webhooks,
+)
 
 app_name = "portal"
 
@@ -24,6 +36,16 @@ urlpatterns = [
     path("api-keys/", account.api_keys, name="api-keys"),
     path("api-keys/<str:key_id>/revoke/", account.api_key_revoke, name="api-key-revoke"),
     path("developers/", account.api_docs, name="api-docs"),
+    path("api-keys/webhooks/", webhooks.webhooks_index, name="webhooks"),
+    path("api-keys/webhooks/low-balance/", webhooks.low_balance, name="webhook-low-balance"),
+    path("api-keys/webhooks/<str:endpoint_id>/", webhooks.webhook_detail, name="webhook"),
+    path("api-keys/webhooks/<str:endpoint_id>/delete/", webhooks.webhook_delete, name="webhook-delete"),
+    path(
+        "api-keys/webhooks/<str:endpoint_id>/deliveries/<str:delivery_id>/redeliver/",
+        webhooks.webhook_redeliver,
+        name="webhook-redeliver",
+    ),
+    path("api-keys/webhooks/<str:endpoint_id>/<slug:action>/", webhooks.webhook_action, name="webhook-action"),
     path("account/signup/", auth.sign_up, name="signup"),
     path("account/login/", auth.LogInView.as_view(), name="login"),
     path("account/logout/", auth.LogOutView.as_view(), name="logout"),

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
@@ -92,6 +97,12 @@ def api_key_revoke(request, key_id: str):
     return render(request, "portal/keys/revoke.html", {"key": key})
 
 
+@cache
+def _verify_snippet() -> str:
+    """The signature check shown to developers: the very file the suite tests against our signer."""
+    return (Path(settings.BASE_DIR) / "docs" / "webhooks" / "verify_signature.py").read_text(encoding="utf-8")
+
+
 @storefront_view
 def api_docs(request):
     prefix = ""
@@ -105,5 +116,7 @@ def api_docs(request):
             "base": request.build_absolute_uri("/").rstrip("/"),
             "key_prefix": prefix,
             "rate_limit": request.tenant.rate_limit_per_minute,
+            "webhooks_url": reverse("portal:webhooks"),
+            "verify_snippet": _verify_snippet(),
         },
     )

@@ -7,6 +7,7 @@ from webhooks.services.delivery import (
     webhooks_sweep,
 )
 from webhooks.services.endpoints import (
+    ALL_EVENTS,
     IssuedEndpoint,
     endpoint_create,
     endpoint_delete,
@@ -19,6 +20,7 @@ from webhooks.services.endpoints import (
 )
 
 __all__ = [
+    "ALL_EVENTS",
     "IssuedEndpoint",
     "delivery_attempt",
     "delivery_redeliver",

@@ -134,6 +134,7 @@ def stack(tmp_path_factory):
         CELERY_TASK_ALWAYS_EAGER="",
         DJANGO_SETTINGS_MODULE="reseller.settings",
         LOG_LEVEL="WARNING",
+        CUSTOMER_WEBHOOKS_ALLOW_LOOPBACK="1",  # the webhook pages register a local endpoint
     )
     servers, emulators = [], {}
     for slug, (key, secret) in UPSTREAM.items():

@@ -129,4 +129,17 @@ def test_every_page_is_accessible_and_fits_a_phone(stack, new_page, purchases, w
         page.goto(base + path)
         audit.check(page, name)
 
+    page.goto(f"{base}/api-keys/webhooks/")
+    audit.check(page, "webhooks")
+    page.fill("#id_url", f"http://127.0.0.1:{stack.port}/hooks/audit-{width}")
+    page.click("main button:has-text('Add the endpoint')")
+    expect(page.locator("[data-new-secret]")).to_be_visible()
+    audit.check(page, "webhooks-new")
+    page.click("a:has-text('Open the new endpoint')")
+    page.click("main button:has-text('Send a test event')")
+    expect(page.locator("[data-delivery]").first).to_be_visible()
+    audit.check(page, "webhook-endpoint")
+    page.click("main a:has-text('Delete')")
+    audit.check(page, "webhook-delete")
+
     assert audit.failures == []
