@@ -56,7 +56,7 @@ TENANT_SETTINGS_GROUPS: dict[str, tuple[str, ...]] = {
         "upstream_fair_share_percent",
         "success_guard_percent",
     ),
-    "Texts": ("support_email", "topup_instructions"),
+    "Texts": ("support_email", "topup_instructions", "help_faq", "help_contact"),
     "Alerts": ("alert_supplier_balance_below_cents", "alert_webhook_silence_minutes"),
     "Supplier": ("platfone_base_url", "platfone_api_key", "platfone_webhook_secret", "supplier_key_on_file"),
 }

@@ -105,6 +105,16 @@ class Tenant(models.Model):
         blank=True,
         help_text="How users add funds (bank transfer details, whom to contact...), shown on the wallet page.",
     )
+    help_faq = models.TextField(
+        blank=True,
+        help_text="The storefront's FAQ: a question on a line of its own ending with '?', its answer in the lines "
+        "below; a blank line between entries. Plain text.",
+    )
+    help_contact = models.TextField(
+        blank=True,
+        help_text="The storefront's contact page: how to reach support (hours, channels...). Plain text; the "
+        "support e-mail is shown with it.",
+    )
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -192,6 +202,18 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     email_verified_at = models.DateTimeField(
         null=True, blank=True, help_text="When the user proved the address (the storefront asks before a first order)."
+    )
+    # The storefront's per-user preferences (portal part 2). The language is also the one of their e-mails.
+    language = models.CharField(max_length=10, blank=True, default="", help_text="Empty: the browser's language.")
+    theme = models.CharField(
+        max_length=6,
+        choices=[("", "Follow the system"), ("light", "Light"), ("dark", "Dark")],
+        blank=True,
+        default="",
+    )
+    notify_code_by_email = models.BooleanField(default=False, help_text="E-mail the user when a code arrives.")
+    closed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the user deleted their account (the ledger keeps its entries)."
     )
 
     objects: ClassVar[UserManager] = UserManager()

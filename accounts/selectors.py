@@ -90,3 +90,8 @@ def upstream_account_in_use(*, base_url: str, api_key: str, exclude_tenant_id: i
     if exclude_tenant_id is not None:
         tenants = tenants.exclude(pk=exclude_tenant_id)
     return tenants.exists()
+
+
+def storefront_user_get(*, tenant_id: int, user_id: int) -> User | None:
+    """The active storefront user with that id in that tenant, with the tenant loaded; None otherwise."""
+    return User.objects.select_related("tenant").filter(pk=user_id, tenant_id=tenant_id, is_active=True).first()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email, validate_slug
@@ -229,3 +230,78 @@ def tenant_secrets_reencrypt() -> int:
             tenant.save(update_fields=["platfone_api_key", "platfone_webhook_secret", "platfone_account_digest"])
             count += 1
     return count
+
+
+THEMES = ("", "light", "dark")
+
+
+def user_preferences_set(
+    *, user: User, language: str | None = None, theme: str | None = None, notify_code_by_email: bool | None = None
+) -> User:
+    """Save the given storefront preferences of ``user`` (``None``: leave as is). The language must be one of
+    ``settings.LANGUAGES`` (or "" for the browser's), the theme one of ``THEMES``; anything else is refused."""
+    changes: dict[str, object] = {}
+    if language is not None:
+        if language and language not in dict(settings.LANGUAGES):
+            raise AccountError(f"Unknown language {language!r}.")
+        changes["language"] = language
+    if theme is not None:
+        if theme not in THEMES:
+            raise AccountError(f"Unknown theme {theme!r}.")
+        changes["theme"] = theme
+    if notify_code_by_email is not None:
+        changes["notify_code_by_email"] = bool(notify_code_by_email)
+    if changes:
+        User.objects.filter(pk=user.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(user, name, value)
+    return user
+
+
+def user_password_set(*, user: User, password: str) -> User:
+    """Replace the user's password (the caller checked the old one and the new one's strength)."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user
+
+
+def user_email_change(*, user: User, email: str) -> User:
+    """Give the user the address they proved they own (by the link sent to it): it is verified at once. Raises
+    ``AccountError`` when the address is invalid or another user of the tenant has it (nothing changes)."""
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise AccountError(f"Invalid e-mail address {email!r}.") from exc
+    try:
+        with transaction.atomic():
+            User.objects.filter(pk=user.pk).update(email=email, email_verified_at=timezone.now())
+    except IntegrityError as exc:
+        raise AccountError(f"User {email} already exists in tenant {user.tenant_id!r}.") from exc
+    user.refresh_from_db(fields=["email", "email_verified_at"])
+    return user
+
+
+def user_close(*, user: User) -> User:
+    """Close a storefront user's account for good: their API keys are revoked, they can no longer log in, and
+    the address is freed (replaced by a placeholder) so it can sign up again as someone new. The row stays:
+    the ledger's entries and the activations keep pointing at it. The caller checked that no money or number
+    is left (wallet and activations are not this app's to read). Idempotent."""
+    if user.tenant_id is None:
+        raise AccountError("Operators are not closed here.")
+    with transaction.atomic():
+        locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+        if locked.closed_at is not None:
+            return locked
+        now = timezone.now()
+        ApiKey.objects.filter(user=locked, revoked_at__isnull=True).update(revoked_at=now)
+        locked.email = f"closed-{locked.pk}@closed.invalid"
+        locked.email_verified_at = None
+        locked.is_active = False
+        locked.closed_at = now
+        locked.notify_code_by_email = False
+        locked.set_unusable_password()
+        locked.save(
+            update_fields=["email", "email_verified_at", "is_active", "closed_at", "notify_code_by_email", "password"]
+        )
+    return locked

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from activations import selectors, services
 from activations.models import Activation
+from activations.services.evidence import EVIDENCE_MAX_BYTES, evidence_type
 from catalog.serializers import CountryIdField, ServiceIdField
 from core.api.serializers import COMMON_ERRORS, ErrorSerializer, TimestampField, envelope
 from core.api.views import KeyedApiView, ok
@@ -245,22 +246,6 @@ class ActivationCancelView(_OneActivationView):
         activation = self.get_activation(request, activation_id)
         services.activation_cancel(activation=activation, actor=f"user:{request.user.pk}")
         return ok({"result": "canceled"})
-
-
-EVIDENCE_MAX_BYTES = 5 * 1024 * 1024
-# Magic numbers of the evidence types the upstream accepts: jpg, png, webp, zip, pdf, mp4.
-EVIDENCE_SIGNATURES = {
-    "jpg": lambda b: b.startswith(b"\xff\xd8\xff"),
-    "png": lambda b: b.startswith(b"\x89PNG\r\n\x1a\n"),
-    "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
-    "zip": lambda b: b.startswith(b"PK\x03\x04"),
-    "pdf": lambda b: b.startswith(b"%PDF-"),
-    "mp4": lambda b: b[4:8] == b"ftyp",
-}
-
-
-def evidence_type(head: bytes) -> str | None:
-    return next((name for name, matches in EVIDENCE_SIGNATURES.items() if matches(head)), None)
 
 
 class ActivationActionView(_OneActivationView):

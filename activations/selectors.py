@@ -314,3 +314,73 @@ def sms_received_between(*, tenant_id: int, after=None, before) -> int:
     if after is not None:
         found = found.filter(sms_received_at__gt=after)
     return found.count()
+
+
+# --- the user's history in the storefront: filters, phone search, pages and an export of the filtered set ----
+
+# What a user means by an activation's status, as conditions on its columns (the storefront's badges: a refund
+# wins over everything, a code once received stays received).
+_NOT_REFUNDED = ~Q(billing_status=Activation.BillingStatus.REFUNDED)
+HISTORY_STATUSES: dict[str, Q] = {
+    "waiting": Q(activation_status=ActivationStatus.ACTIVE, sms_received_at__isnull=True) & _NOT_REFUNDED,
+    "received": Q(sms_received_at__isnull=False) & _NOT_REFUNDED,
+    "canceled": Q(activation_status=ActivationStatus.CANCELED, sms_received_at__isnull=True) & _NOT_REFUNDED,
+    "expired": Q(activation_status=ActivationStatus.EXPIRED, sms_received_at__isnull=True) & _NOT_REFUNDED,
+    "refunded": Q(billing_status=Activation.BillingStatus.REFUNDED),
+}
+
+
+def activation_history_for_user(
+    *,
+    user,
+    status: str = "",
+    service_id: str = "",
+    country_id: str = "",
+    created_from=None,
+    created_before=None,
+    phone_digits: str = "",
+    reported_only: bool = False,
+):
+    """The user's placed activations matching every given filter, newest first, as a lazy queryset (a page is
+    sliced from it, an export iterates it in chunks). ``created_before`` is exclusive; ``phone_digits`` matches
+    anywhere in the number. Served by the ``activation_user_recent`` index (user, -created_at)."""
+    queryset = Activation.objects.filter(user=user, tenant_id=user.tenant_id, order_status__in=VISIBLE_ORDER_STATUSES)
+    if status:
+        queryset = queryset.filter(HISTORY_STATUSES[status])
+    if service_id:
+        queryset = queryset.filter(service_id=service_id)
+    if country_id:
+        queryset = queryset.filter(country_id=country_id)
+    if created_from is not None:
+        queryset = queryset.filter(created_at__gte=created_from)
+    if created_before is not None:
+        queryset = queryset.filter(created_at__lt=created_before)
+    if phone_digits:
+        queryset = queryset.filter(phone__contains=phone_digits)
+    if reported_only:
+        queryset = queryset.filter(report_status__isnull=False)
+    return queryset.order_by("-created_at", "-id")
+
+
+def activation_history_choices(*, user) -> tuple[list[str], list[str]]:
+    """The services and the countries the user has ever bought, for the history's filters. Two queries."""
+    mine = Activation.objects.filter(user=user, tenant_id=user.tenant_id, order_status__in=VISIBLE_ORDER_STATUSES)
+    services = list(mine.order_by("service_id").values_list("service_id", flat=True).distinct())
+    countries = list(mine.order_by("country_id").values_list("country_id", flat=True).distinct())
+    return services, countries
+
+
+def recent_purchases_for_user(*, user, limit: int = 5) -> list[Any]:
+    """The user's last distinct (service, country) pairs, newest first: "buy again". One query."""
+    seen: list[Any] = []
+    pairs = (
+        Activation.objects.filter(user=user, tenant_id=user.tenant_id, order_status__in=VISIBLE_ORDER_STATUSES)
+        .order_by("-created_at", "-id")
+        .values("service_id", "country_id", "sell_price_cents", "created_at")[: limit * 10]
+    )
+    for row in pairs:
+        if not any(s["service_id"] == row["service_id"] and s["country_id"] == row["country_id"] for s in seen):
+            seen.append(row)
+        if len(seen) == limit:
+            break
+    return seen

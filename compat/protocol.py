@@ -62,6 +62,9 @@ PROTOCOL_ERRORS: dict[str, tuple[str, str | None]] = {
     "payment_not_reviewable": ("BAD_STATUS", None),
     "payment_not_ready": ("BAD_STATUS", None),
     "payment_provider_unavailable": ("SERVER_ERROR", None),
+    # Closing an account is a storefront page; no handler action meets these.
+    "account_has_funds": ("BAD_STATUS", None),
+    "account_has_active_numbers": ("BAD_STATUS", None),
 }
 GENERIC_ERROR = "SERVER_ERROR"
 

@@ -269,7 +269,9 @@ def _apply(*, tenant: Tenant, provider: str, note: Notification) -> str:
 
 def _locate(*, tenant: Tenant, provider: str, note: Notification) -> Payment | None:
     """The notification's payment, locked (its state and the ledger change in one serialized step)."""
-    payments = Payment.objects.select_for_update(of=("self",)).select_related("user").filter(tenant=tenant, provider=provider)
+    payments = (
+        Payment.objects.select_for_update(of=("self",)).select_related("user").filter(tenant=tenant, provider=provider)
+    )
     if note.kind == "payment" or not note.charge_id:
         return payments.filter(provider_txn_id=note.provider_txn_id).first() if note.provider_txn_id else None
     return payments.filter(Q(provider_charge_id=note.charge_id) | Q(provider_txn_id=note.charge_id)).first()

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 DEFAULT_COLOR = "#2563eb"
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 AA_CONTRAST = 4.5
+DARK_SURFACE = "#1c1f25"  # the dark theme's lightest surface (portal.css): ink must read on it
+DEFAULT_DARK_INK = "#8fb0f6"
+DEFAULT_DARK_SOFT = "#1f2a44"
 
 
 def _channels(color: str) -> tuple[int, int, int]:
@@ -42,11 +45,16 @@ class Palette:
     on_brand: str  # text on it
     ink: str  # the colour for text and links on white
     soft: str  # a pale tint for highlighted backgrounds
+    dark_ink: str = DEFAULT_DARK_INK  # the colour for text and links on the dark theme's surfaces
+    dark_soft: str = DEFAULT_DARK_SOFT  # a deep tint for highlighted backgrounds on the dark theme
 
     def css(self) -> str:
+        dark = f"--brand-ink:{self.dark_ink};--brand-soft:{self.dark_soft};"
         return (
             f":root{{--brand:{self.brand};--on-brand:{self.on_brand};"
             f"--brand-ink:{self.ink};--brand-soft:{self.soft};}}\n"
+            f':root[data-theme="dark"]{{{dark}}}\n'
+            f'@media (prefers-color-scheme: dark){{:root:not([data-theme="light"]){{{dark}}}}}\n'
         )
 
 
@@ -63,4 +71,10 @@ def palette(color: str | None) -> Palette:
         factor -= 0.05
         ink = _hex((r * factor, g * factor, b * factor))
     soft = _hex(tuple(c + (255 - c) * 0.88 for c in (r, g, b)))  # type: ignore[arg-type]
-    return Palette(brand=color, on_brand=on_brand, ink=ink, soft=soft)
+    # On the dark theme, links lighten towards white until they read on its surfaces.
+    dark_ink, mix = color, 0.0
+    while contrast(dark_ink, DARK_SURFACE) < AA_CONTRAST + 0.3 and mix < 1:
+        mix += 0.05
+        dark_ink = _hex(tuple(c + (255 - c) * mix for c in (r, g, b)))  # type: ignore[arg-type]
+    dark_soft = _hex(tuple(28 + (c - 28) * 0.22 for c in (r, g, b)))  # type: ignore[arg-type]
+    return Palette(brand=color, on_brand=on_brand, ink=ink, soft=soft, dark_ink=dark_ink, dark_soft=dark_soft)

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
 from portal.branding import palette
 from wallet import selectors as wallet_selectors
+
+THEME_COOKIE = "storefront_theme"
 
 
 class Storefront:
@@ -37,6 +40,17 @@ class Storefront:
     @property
     def logo_version(self) -> str:
         return hashlib.sha256(self.tenant.brand_logo.name.encode()).hexdigest()[:12] if self.has_logo else ""
+
+    @property
+    def theme(self) -> str:
+        """ "light", "dark", or "" (follow the system): the user's choice, else the toggle's cookie."""
+        user = self.request.user
+        chosen = user.theme if user.is_authenticated else self.request.COOKIES.get(THEME_COOKIE, "")
+        return chosen if chosen in ("light", "dark") else ""
+
+    @property
+    def languages(self):
+        return settings.LANGUAGES
 
     @property
     def wallet(self):

@@ -203,3 +203,38 @@ def page_error(error: DomainError) -> PageError:
         logger.info("portal: no page message for error code %r; showing the service's message", error.code)
         return PageError(error.code, str(error.message), "", error.details)
     return build(error)
+
+
+class AccountHasFunds(DomainError):
+    """Deleting an account that still has money in its wallet would lose it."""
+
+    code = "account_has_funds"
+    default_message = gettext_lazy("Your wallet still has money in it.")
+
+
+class AccountHasActiveNumbers(DomainError):
+    """Deleting an account while a number is active or money is held for an order."""
+
+    code = "account_has_active_numbers"
+    default_message = gettext_lazy("You still have active numbers.")
+
+
+def _account_has_funds(error: DomainError) -> PageError:
+    balance = error.details.get("balance_cents")
+    amount = format_cents(balance) if isinstance(balance, int) else ""
+    message = _(
+        "Your account cannot be deleted while your wallet holds %(amount)s: spend it or ask support for a payout first."
+    ) % {"amount": amount}
+    return PageError(error.code, message, "", error.details)
+
+
+def _account_has_active_numbers(error: DomainError) -> PageError:
+    message = _(
+        "Your account cannot be deleted while a number is active or money is held for an order: finish or cancel "
+        "your active numbers first."
+    )
+    return PageError(error.code, message, "", error.details)
+
+
+TABLE["account_has_funds"] = _account_has_funds
+TABLE["account_has_active_numbers"] = _account_has_active_numbers

@@ -8,7 +8,10 @@ way.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 
 EXEMPT_PREFIXES = ("/admin/", "/api/", "/webhooks/", "/static/", "/healthz")
@@ -32,3 +35,27 @@ class StorefrontUserMiddleware:
             user = request.user
             request.user = SimpleLazyObject(lambda: storefront_user(request, user))
         return self.get_response(request)
+
+
+class StorefrontLanguageMiddleware:
+    """The storefront speaks the signed-in user's language (kept on their account), else the language cookie
+    the switcher sets, else the browser's (``Accept-Language``), else English. Other paths (the admin, the
+    API) are left in the default language."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(EXEMPT_PREFIXES):
+            return self.get_response(request)
+        user = request.user
+        chosen = getattr(user, "language", "") if user.is_authenticated else ""
+        supported = dict(settings.LANGUAGES)
+        language = chosen if chosen in supported else translation.get_language_from_request(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Accept-Language", "Cookie"))
+        response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+        translation.deactivate()
+        return response

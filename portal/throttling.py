@@ -37,3 +37,20 @@ def over_limit(request, *, group: str, per_hour: int) -> bool:
         request, group=f"portal:{group}", key=lambda _group, _request: ip, rate=f"{per_hour}/h", increment=True
     )
     return bool(usage and usage["should_limit"])
+
+
+def storefront_usage(request) -> int | None:
+    """Count one write (a POST) of the storefront's signed-in user (else the client's IP) against the tenant's
+    per-minute limit, the API keys' own; the seconds to wait when it is exceeded, else None."""
+    tenant = request.tenant
+    who = f"user:{request.user.pk}" if request.user.is_authenticated else f"ip:{client_ip(request)}"
+    usage = get_usage(
+        request,
+        group=f"portal:writes:{tenant.pk}",
+        key=lambda _group, _request: who,
+        rate=f"{tenant.rate_limit_per_minute}/m",
+        increment=True,
+    )
+    if usage and usage["should_limit"]:
+        return max(1, int(usage["time_left"]))
+    return None

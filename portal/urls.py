@@ -2,7 +2,20 @@
 
 from django.urls import path, re_path
 
-from portal.views import account, auth, brand, catalog, numbers, topup, webhooks
+from portal.views import (
+    account,
+    auth,
+    brand,
+    catalog,
+    favourites,
+    help,
+    history,
+    numbers,
+    preferences,
+    reports,
+    topup,
+    webhooks,
+)
 
 app_name = "portal"
 
@@ -47,4 +60,27 @@ urlpatterns = [
     path("brand/logo", brand.logo, name="logo"),
     path("wallet/top-up/", topup.topup, name="topup"),
     path("wallet/top-up/<str:public_id>/", topup.topup_status, name="topup-status"),
+]
+
+# Portal part 2 (issue 15): the account around the purchase.
+urlpatterns += [
+    path("history/", history.history, name="history"),
+    path("history/export.csv", history.history_csv, name="history-csv"),
+    path("reports/", reports.my_reports, name="reports"),
+    path("reports/new/<str:activation_id>/", reports.report_problem, name="report"),
+    re_path(
+        r"^favourites/(?P<kind>service|country)/(?P<item_id>[A-Za-z0-9_-]{1,30})/$",
+        favourites.favourite_toggle,
+        name="favourite",
+    ),
+    path("account/settings/", preferences.account_settings, name="settings"),
+    path("account/settings/preferences/", preferences.preferences_save, name="preferences"),
+    path("account/settings/email/", preferences.email_change, name="email-change"),
+    path("account/settings/email/<str:token>/", preferences.email_change_confirm, name="email-change-confirm"),
+    path("account/settings/password/", preferences.password_change, name="password-change"),
+    path("account/delete/", preferences.account_delete, name="account-delete"),
+    path("language/", preferences.language_switch, name="language"),
+    path("theme/", preferences.theme_switch, name="theme"),
+    path("help/", help.help_index, name="help"),
+    path("help/contact/", help.help_contact, name="help-contact"),
 ]

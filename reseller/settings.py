@@ -108,6 +108,7 @@ MIDDLEWARE = [
     # The storefront: a session of one tenant's user counts only on that tenant's hosts; CSP; htmx; log-in
     # throttling (axes last, as its documentation asks).
     "portal.middleware.StorefrontUserMiddleware",
+    "portal.middleware.StorefrontLanguageMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -414,3 +415,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
 }
+
+# --- the storefront's languages (portal part 2) ------------------------------------------------
+# English and Russian are complete (locale/ru, compiled .mo files committed: no gettext needed to run or test).
+# A user's choice is kept on their account (and in a cookie before they log in); otherwise the browser's.
+LANGUAGES = [("en", "English"), ("ru", "Русский")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "storefront_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"

@@ -51,6 +51,8 @@ HTTP_STATUS: dict[str, int] = {
     "not_reportable": 409,
     "webhook_limit": 409,
     "webhook_disabled": 409,
+    "account_has_funds": 409,  # the storefront refuses to delete an account with money or numbers left (portal)
+    "account_has_active_numbers": 409,
     "active_limit": 429,
     "success_rate_guard": 429,
     "rate_limit": 429,

@@ -21,3 +21,12 @@ def mmss(seconds) -> str:
     except (TypeError, ValueError):
         return "00:00"
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+@register.filter
+def get_item(mapping, key):
+    """``mapping[key]`` in a template (a dict keyed by something other than a name); None when absent."""
+    try:
+        return mapping.get(key) if hasattr(mapping, "get") else None
+    except TypeError:
+        return None

@@ -70,6 +70,17 @@ class LogInView(auth_views.LoginView):
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
 
+    def form_invalid(self, form):
+        # The right password of a suspended user: say so, instead of "wrong password" (nothing leaks: only
+        # who knows the password learns the account is suspended).
+        if services.user_is_suspended(
+            tenant=self.request.tenant,
+            email=self.request.POST.get("username", ""),
+            password=self.request.POST.get("password", ""),
+        ):
+            return render(self.request, "portal/guards/suspended.html", status=403)
+        return super().form_invalid(form)
+
 
 @method_decorator(storefront_view, name="dispatch")
 class LogOutView(auth_views.LogoutView):

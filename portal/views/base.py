@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.shortcuts import render
+from django.utils import timezone
 
 from core.errors import DomainError
 from portal.errors import page_error
+from portal.throttling import storefront_usage
 
 
 def storefront_view(view):
@@ -19,9 +22,23 @@ def storefront_view(view):
     def wrapper(request, *args, **kwargs):
         if not request.tenant:
             raise Http404("No storefront on this host.")
+        if request.method == "POST":
+            retry_after = storefront_usage(request)
+            if retry_after is not None:
+                return rate_limited(request, retry_after=retry_after)
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def rate_limited(request, *, retry_after: int):
+    """The guard screen of too many requests: when to try again, and a 429 with ``Retry-After``."""
+    retry_at = timezone.now() + timedelta(seconds=retry_after)
+    response = render(
+        request, "portal/guards/rate_limited.html", {"retry_after": retry_after, "retry_at": retry_at}, status=429
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 def login_required(view):

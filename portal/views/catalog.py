@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from django.http import Http404
 from django.shortcuts import render
 
+from activations import selectors as activation_selectors
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
 from catalog.categories import TYPE_LABELS
 from catalog.errors import PriceUnavailable, UpstreamNotConfigured
+from portal import selectors
 from portal.errors import page_error
 from portal.views.base import storefront_view
 
@@ -76,8 +78,39 @@ def catalog(request):
     return render(
         request,
         "portal/catalog/index.html",
-        {"popular": popular, "groups": groups, "service_count": len(services), "query": request.GET.get("q", "")},
+        {
+            "popular": popular,
+            "groups": groups,
+            "service_count": len(services),
+            "query": request.GET.get("q", ""),
+            **_mine(request, services),
+        },
     )
+
+
+RECENT_PAIRS = 5
+
+
+def _mine(request, services) -> dict:
+    """The signed-in user's starred services and countries and their last purchases ("buy again"), each
+    with the catalog's names; ids that left the catalog are left out."""
+    user = request.user
+    if not user.is_authenticated:
+        return {}
+    starred = selectors.favourite_ids(user=user)
+    countries = catalog_selectors.countries_available(tenant=request.tenant)
+    service_names = {s.service_id: s.name for s in services}
+    country_names = {c.country_id: c.name for c in countries}
+    recent = [
+        {**row, "service_name": service_names[row["service_id"]], "country_name": country_names[row["country_id"]]}
+        for row in activation_selectors.recent_purchases_for_user(user=user, limit=RECENT_PAIRS)
+        if row["service_id"] in service_names and row["country_id"] in country_names
+    ]
+    return {
+        "favourite_services": [s for s in services if s.service_id in starred["service"]],
+        "favourite_countries": [c for c in countries if c.country_id in starred["country"]],
+        "recent_pairs": recent,
+    }
 
 
 def _sort(request) -> str:
@@ -100,6 +133,7 @@ def service_detail(request, service_id: str):
         "portal/catalog/service.html",
         {
             "service": service,
+            "starred": service_id in selectors.favourite_ids(user=request.user)["service"],
             "rows": rows,
             "sort": sort,
             "stale": bool(price_list and price_list.stale),
@@ -134,6 +168,7 @@ def country_detail(request, country_id: str):
         "portal/catalog/country.html",
         {
             "country": country,
+            "starred": country_id in selectors.favourite_ids(user=request.user)["country"],
             "rows": rows,
             "sort": sort,
             "stale": bool(price_list and price_list.stale),

@@ -54,6 +54,8 @@ def buy(request, service_id: str, country_id: str):
     if service is None or country is None:
         raise Http404("Unknown service or country.")
     context = {"service": service, "country": country, "verified": user.email_verified_at is not None}
+    if not context["verified"] and request.method == "GET" and not request.htmx:
+        return render(request, "portal/guards/unverified.html", context, status=403)
 
     if request.method == "POST":
         form = BuyForm(request.POST)

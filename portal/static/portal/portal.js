@@ -108,6 +108,17 @@
     document.querySelectorAll("[data-filter-target]").forEach(function (input) {
       if (input.value) applyFilter(input);
     });
+    // The language switcher submits on change (its button stays for keyboards and no-script browsers).
+    document.querySelectorAll("[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+    // Following the system: the toggle offers the opposite of what the system shows now.
+    var toggle = document.querySelector("[data-theme-toggle][data-follows-system]");
+    if (toggle && window.matchMedia) {
+      var dark = window.matchMedia("(prefers-color-scheme: dark)").matches;
+      toggle.value = dark ? "light" : "dark";
+      toggle.textContent = toggle.getAttribute(dark ? "data-label-light" : "data-label-dark");
+    }
   });
   document.addEventListener("htmx:afterSettle", function () { tick(); });
 })();

@@ -26,6 +26,8 @@ ANONYMOUS = {
     "password-reset": "/account/password-reset/",
     "password-reset-sent": "/account/password-reset/sent/",
     "link-does-not-work": "/account/verify/MQ/bad-token/",
+    "help": "/help/",
+    "help-contact": "/help/contact/",
 }
 
 
@@ -117,6 +119,15 @@ def test_every_page_is_accessible_and_fits_a_phone(stack, new_page, purchases, w
     audit.check(page, "api-key-revoke")
     page.goto(f"{base}/developers/")
     audit.check(page, "api-docs-signed-in")
+    for name, path in {
+        "history": "/history/?service=telegram",
+        "reports": "/reports/",
+        "settings": "/account/settings/",
+        "account-delete": "/account/delete/",
+        "report-form": f"/reports/new/{purchases['received']}/",
+    }.items():
+        page.goto(base + path)
+        audit.check(page, name)
 
     page.goto(f"{base}/api-keys/webhooks/")
     audit.check(page, "webhooks")
