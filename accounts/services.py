@@ -10,7 +10,7 @@ from django.core.validators import validate_email, validate_slug
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import selectors
+from accounts import key_cache, selectors
 from accounts.keys import API_KEY_PREFIX_LENGTH, hash_api_key
 from accounts.models import ApiKey, Tenant, TenantDomain, User
 
@@ -139,7 +139,8 @@ def api_key_create(*, user: User, name: str = "default") -> IssuedApiKey:
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     """Revoke a key for good. Revoking twice keeps the first revocation time."""
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    api_key.refresh_from_db(fields=["revoked_at"])
+    api_key.refresh_from_db(fields=["revoked_at", "hashed_key"])
+    key_cache.invalidate_keys([api_key.hashed_key])  # the next request with this key is refused
     return api_key
 
 
@@ -150,6 +151,7 @@ def user_set_active(*, user: User, active: bool) -> bool:
         raise AccountError("Operators are not suspended here; edit the operator instead.")
     changed = User.objects.filter(pk=user.pk, is_active=not active).update(is_active=active)
     user.is_active = active
+    key_cache.invalidate_user(user.pk)  # the user's keys stop (or start) working on their next request
     return bool(changed)
 
 
@@ -160,6 +162,11 @@ def api_key_touch(*, api_key: ApiKey, min_interval_seconds: int = 60) -> None:
         return
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+def api_key_cache_fill(*, api_key: ApiKey) -> None:
+    """Serve this usable key (loaded by ``selectors.api_key_authenticate``) from the key cache for a while."""
+    key_cache.fill(api_key)
 
 
 def user_email_mark_verified(*, user: User) -> User:
