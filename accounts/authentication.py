@@ -29,11 +29,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key = selectors.api_key_authenticate(raw_key=raw_key)
         if api_key is None:
             raise InvalidKey("The API key is invalid, revoked or belongs to a suspended account.")
-        if not selectors.api_key_is_cached(api_key):
-            # A miss (at most once a minute per busy key): record the use, then serve the next requests from
-            # the cache. A cached key was touched when its entry was filled.
-            services.api_key_touch(api_key=api_key)
-            services.api_key_cache_fill(api_key=api_key)
+        services.api_key_seen(api_key=api_key)
         request._request.tenant = api_key.user.tenant
         return api_key.user, api_key
 

@@ -25,8 +25,9 @@ from core.fields import EncryptedTextField
 
 # An entry lives this long at most; it is refilled from the database after it (and then the key is touched).
 TTL_SECONDS = 60
-# Longer than any fill can take between its database read and its ``add``.
-TOMBSTONE_SECONDS = TTL_SECONDS + 60
+# Far longer than any fill takes between its database read and its ``add`` (milliseconds); meanwhile the
+# affected keys are read from the database.
+TOMBSTONE_SECONDS = 30
 VERSION = 1
 
 # Left deferred: wide text no API request reads (the password hash is never cached).

@@ -164,8 +164,13 @@ def api_key_touch(*, api_key: ApiKey, min_interval_seconds: int = 60) -> None:
     api_key.last_used_at = now
 
 
-def api_key_cache_fill(*, api_key: ApiKey) -> None:
-    """Serve this usable key (loaded by ``selectors.api_key_authenticate``) from the key cache for a while."""
+def api_key_seen(*, api_key: ApiKey) -> None:
+    """A request authenticated with this usable key (from ``selectors.api_key_authenticate``). On a cache miss
+    (at most about once a minute for a busy key): record the use, then serve the key's next requests from the
+    key cache. A cached key was touched when its entry was filled."""
+    if selectors.api_key_is_cached(api_key):
+        return
+    api_key_touch(api_key=api_key)
     key_cache.fill(api_key)
 
 

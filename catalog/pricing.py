@@ -45,6 +45,8 @@ OUTCOME_NO_NUMBERS = "no_numbers"
 OUTCOME_UNKNOWN = "unknown"
 # The tenant's catalog checks and markup terms are cached this long at most (each change invalidates them at once).
 PRICING_TERMS_SECONDS = 60
+# After a change, quotes read the terms from the database this long (core.cache_fill); far longer than a fill takes.
+PRICING_TERMS_TOMBSTONE_SECONDS = 30
 # When the per-pair price budget is down to this share, the service's bulk list answers instead.
 BULK_WHEN_PAIR_BUDGET_BELOW = 0.25
 
@@ -137,7 +139,7 @@ def pricing_terms_key(tenant_id: int) -> str:
 def pricing_terms_invalidate(*, tenant_id: int) -> None:
     """Drop the tenant's cached ``PricingTerms`` (a markup rule or the catalog changed): the next quote reads
     them from the database. Safe against a concurrent fill (``core.cache_fill``)."""
-    cache_fill.invalidate([pricing_terms_key(tenant_id)], tombstone_seconds=PRICING_TERMS_SECONDS + 30)
+    cache_fill.invalidate([pricing_terms_key(tenant_id)], tombstone_seconds=PRICING_TERMS_TOMBSTONE_SECONDS)
 
 
 def price_cache_keys(*, tenant: Tenant, service_id: str, country_id: str) -> CacheKeys:
