@@ -1,6 +1,9 @@
 """A short-lived cache of API key -> (key, user, the tenant's non-secret fields), so that an authenticated request
 reads no row of the database on the hot path.
 
+Changes must go through the services or a model ``save()`` / ``delete()`` (``accounts.signals``): a raw
+``QuerySet.update()`` or SQL on these rows is seen only when the entry expires (``API_KEY_CACHE_SECONDS``).
+
 Entries are written only for usable keys (not revoked, user active, tenant active) and only with ``cache.add``.
 Revoking a key, suspending a user or a tenant, and any save of those rows write a *tombstone* over the affected
 entries (``invalidate_keys``), before and again after the commit. A tombstone reads as a miss (the database
@@ -16,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS
 
@@ -23,8 +27,8 @@ from accounts.models import ApiKey, Tenant, User
 from core import cache_fill
 from core.fields import EncryptedTextField
 
-# An entry lives this long at most; it is refilled from the database after it (and then the key is touched).
-TTL_SECONDS = 60
+# An entry lives settings.API_KEY_CACHE_SECONDS at most (0: no cache); it is refilled from the database after it
+# (and then the key is touched).
 # Far longer than any fill takes between its database read and its ``add`` (milliseconds); meanwhile the
 # affected keys are read from the database.
 TOMBSTONE_SECONDS = 30
@@ -51,6 +55,8 @@ def cache_key(hashed_key: str) -> str:
 
 def read(hashed_key: str) -> ApiKey | None:
     """The cached usable key (with ``user`` and ``user.tenant`` set), or None on a miss or a tombstone."""
+    if settings.API_KEY_CACHE_SECONDS <= 0:
+        return None
     entry = cache.get(cache_key(hashed_key))
     if not cache_fill.live(entry) or not isinstance(entry, tuple) or len(entry) != 3:
         return None
@@ -68,6 +74,8 @@ def read(hashed_key: str) -> ApiKey | None:
 
 def fill(api_key: ApiKey) -> None:
     """Cache a usable key loaded with its user and tenant; never overwrites a tombstone."""
+    if settings.API_KEY_CACHE_SECONDS <= 0:
+        return
     user, tenant = api_key.user, api_key.user.tenant
     entry: tuple[Any, ...] = (
         tuple(getattr(api_key, name) for name in KEY_FIELDS),
@@ -77,7 +85,7 @@ def fill(api_key: ApiKey) -> None:
             for index, name in enumerate(TENANT_FIELDS)
         ),
     )
-    cache_fill.fill(cache_key(api_key.hashed_key), entry, TTL_SECONDS)
+    cache_fill.fill(cache_key(api_key.hashed_key), entry, settings.API_KEY_CACHE_SECONDS)
 
 
 def invalidate_keys(hashed_keys: Iterable[str]) -> None:

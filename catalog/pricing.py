@@ -43,8 +43,8 @@ logger = logging.getLogger("catalog.pricing")
 OUTCOME_PRICE = "price"
 OUTCOME_NO_NUMBERS = "no_numbers"
 OUTCOME_UNKNOWN = "unknown"
-# The tenant's catalog checks and markup terms are cached this long at most (each change invalidates them at once).
-PRICING_TERMS_SECONDS = 60
+# The tenant's catalog checks and markup terms are cached settings.PRICING_TERMS_CACHE_SECONDS at most (each
+# change made through a service or a model save invalidates them at once; 0: not cached).
 # After a change, quotes read the terms from the database this long (core.cache_fill); far longer than a fill takes.
 PRICING_TERMS_TOMBSTONE_SECONDS = 30
 # When the per-pair price budget is down to this share, the service's bulk list answers instead.
@@ -99,7 +99,8 @@ def price_quote(*, tenant: Tenant, service_id: str, country_id: str, spender: st
     pricing = found.get(pricing_terms_key(tenant.pk))
     if not cache_fill.live(pricing) or not isinstance(pricing, selectors.PricingTerms):
         pricing = selectors.pricing_terms(tenant=tenant)
-        cache_fill.fill(pricing_terms_key(tenant.pk), pricing, PRICING_TERMS_SECONDS)
+        if settings.PRICING_TERMS_CACHE_SECONDS > 0:
+            cache_fill.fill(pricing_terms_key(tenant.pk), pricing, settings.PRICING_TERMS_CACHE_SECONDS)
     if pricing.has_pair(service_id, country_id) is False:
         raise UnknownServiceOrCountry()
     try:

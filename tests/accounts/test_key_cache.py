@@ -10,6 +10,13 @@ from accounts.models import ApiKey, Tenant
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _hot_path_caches(settings):
+    """The suite runs with these caches off (reseller/test_settings.py); here they are on, as in production."""
+    settings.API_KEY_CACHE_SECONDS = 60
+    settings.PRICING_TERMS_CACHE_SECONDS = 60
+
 WALLET = "/api/v1/wallet"
 
 

@@ -10,6 +10,13 @@ from catalog.models import MarkupRule, Service
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _hot_path_caches(settings):
+    """The suite runs with these caches off (reseller/test_settings.py); here they are on, as in production."""
+    settings.API_KEY_CACHE_SECONDS = 60
+    settings.PRICING_TERMS_CACHE_SECONDS = 60
+
+
 def sell(api, key, service_id="whatsapp"):
     response = api.get(f"/api/v1/price?service_id={service_id}&country_id=us", HTTP_X_API_KEY=key)
     return response.status_code, response.json()
