@@ -77,6 +77,9 @@ TENANT_LIMITS = {
     "max_active_activations_per_user": 100_000,
     # Users below 20 % SMS success after 10 orders drop to 1 active: order+cancel never gets an SMS.
     "min_user_success_rate_percent": 0,
+    # The storefront's success guard (default 12 %): the poll and order phases place many orders that never get an
+    # SMS, so after the 10th order new accounts would get 429 success_rate_guard.
+    "success_guard_percent": 0,
 }
 EMULATOR_SETTINGS = {
     # The emulator's own per-key limits (the upstream's, not our client's budget, which stays as it is).
@@ -90,6 +93,7 @@ LIFTED = [
     "Tenant.rate_limit_per_minute 180 -> 1,000,000 (our API's per-key limit) for every bench tenant",
     "Tenant.max_active_activations_per_user 5 -> 100,000 for every bench tenant",
     "Tenant.min_user_success_rate_percent 20 -> 0 (order+cancel never receives an SMS)",
+    "Tenant.success_guard_percent 12 -> 0 (the storefront's success guard: most bench orders never get an SMS)",
     "emulator rate_limits off (the upstream's own 429s per key and method)",
     "emulator max_active 20 -> 100,000 (the upstream's active-activations cap)",
     "emulator success_rate_block off (the upstream's 24 h block below 7 % success)",

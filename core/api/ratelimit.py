@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django_ratelimit import ALL
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key
 
@@ -50,8 +51,7 @@ def _increment(cache_key: str, ttl: int) -> int:
 
 def _redis_client(cache_key: str):
     """The raw redis-py client behind Django's ``RedisCache``, or None for any other backend."""
-    backend = getattr(cache, "_cache", None)
-    get_client = getattr(backend, "get_client", None)
-    if get_client is None or type(cache).__name__ != "RedisCache":
+    backend = caches[DEFAULT_CACHE_ALIAS]  # the backend itself (``django.core.cache.cache`` is a proxy)
+    if not isinstance(backend, RedisCache):
         return None
-    return get_client(cache_key, write=True)
+    return backend._cache.get_client(cache_key, write=True)
