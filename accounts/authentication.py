@@ -29,7 +29,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key = selectors.api_key_authenticate(raw_key=raw_key)
         if api_key is None:
             raise InvalidKey("The API key is invalid, revoked or belongs to a suspended account.")
-        services.api_key_touch(api_key=api_key)
+        services.api_key_seen(api_key=api_key)
         request._request.tenant = api_key.user.tenant
         return api_key.user, api_key
 

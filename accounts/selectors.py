@@ -6,6 +6,7 @@ import hmac
 
 from django.db.models import Q
 
+from accounts import key_cache
 from accounts.keys import hash_api_key, split_api_key
 from accounts.models import ApiKey, Tenant, TenantDomain, User
 from core import crypto
@@ -14,18 +15,40 @@ from core import crypto
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     """The usable key for ``raw_key``, with its user and tenant loaded, or None.
 
-    None for an unknown, malformed or revoked key, a suspended user or a suspended tenant.
+    None for an unknown, malformed or revoked key, a suspended user or a suspended tenant. Served from
+    ``accounts.key_cache`` when it can (no query); ``api_key_is_cached`` tells a caller which way it went.
     """
+    if split_api_key(raw_key) is None:
+        return None
+    hashed = hash_api_key(raw_key)
+    cached = key_cache.read(hashed)
+    if cached is not None:
+        cached._from_key_cache = True  # type: ignore[attr-defined]
+        return cached
+    return api_key_authenticate_uncached(raw_key=raw_key)
+
+
+def api_key_authenticate_uncached(*, raw_key: str) -> ApiKey | None:
+    """``api_key_authenticate`` from the database (the key's row, its user's and its tenant's, in one query)."""
     parts = split_api_key(raw_key)
     if parts is None:
         return None
-    key = ApiKey.objects.select_related("user__tenant").filter(prefix=parts[0]).first()
+    key = (
+        ApiKey.objects.select_related("user__tenant")
+        .defer(*(f"user__tenant__{name}" for name in key_cache.DEFERRED_TENANT_FIELDS))
+        .filter(prefix=parts[0])
+        .first()
+    )
     if key is None or not hmac.compare_digest(key.hashed_key, hash_api_key(raw_key)):
         return None
     user = key.user
     if key.is_revoked or not user.is_active or user.tenant is None or not user.tenant.is_active:
         return None
     return key
+
+
+def api_key_is_cached(api_key: ApiKey) -> bool:
+    return bool(getattr(api_key, "_from_key_cache", False))
 
 
 def tenant_for_host(*, host: str) -> Tenant | None:

@@ -12,7 +12,7 @@ from django.core.validators import URLValidator, validate_email, validate_slug
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import selectors
+from accounts import key_cache, selectors
 from accounts.keys import API_KEY_PREFIX_LENGTH, hash_api_key
 from accounts.models import ApiKey, Tenant, TenantDomain, User
 
@@ -174,7 +174,8 @@ def api_key_create(*, user: User, name: str = "default") -> IssuedApiKey:
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     """Revoke a key for good. Revoking twice keeps the first revocation time."""
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    api_key.refresh_from_db(fields=["revoked_at"])
+    api_key.refresh_from_db(fields=["revoked_at", "hashed_key"])
+    key_cache.invalidate_keys([api_key.hashed_key])  # the next request with this key is refused
     return api_key
 
 
@@ -185,6 +186,7 @@ def user_set_active(*, user: User, active: bool) -> bool:
         raise AccountError("Operators are not suspended here; edit the operator instead.")
     changed = User.objects.filter(pk=user.pk, is_active=not active).update(is_active=active)
     user.is_active = active
+    key_cache.invalidate_user(user.pk)  # the user's keys stop (or start) working on their next request
     return bool(changed)
 
 
@@ -207,6 +209,16 @@ def api_key_touch(*, api_key: ApiKey, min_interval_seconds: int = 60) -> None:
         return
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+def api_key_seen(*, api_key: ApiKey) -> None:
+    """A request authenticated with this usable key (from ``selectors.api_key_authenticate``). On a cache miss
+    (at most about once a minute for a busy key): record the use, then serve the key's next requests from the
+    key cache. A cached key was touched when its entry was filled."""
+    if selectors.api_key_is_cached(api_key):
+        return
+    api_key_touch(api_key=api_key)
+    key_cache.fill(api_key)
 
 
 def user_email_mark_verified(*, user: User) -> User:

@@ -131,8 +131,24 @@ def user_has_good_record(*, user, now=None) -> bool:
 
 def user_below_success_floor(*, user) -> bool:
     finished, succeeded = user_success_rate(user=user)
+    return _below_floor(user, finished, succeeded)
+
+
+def _below_floor(user, finished: int, succeeded: int) -> bool:
     floor = user.tenant.min_user_success_rate_percent
     return finished >= SUCCESS_RATE_MIN_ORDERS and succeeded * 100 < finished * floor
+
+
+def user_order_limits(*, user) -> tuple[int, bool]:
+    """``open_activation_count`` and ``user_below_success_floor`` together, in one query (ordering asks both
+    under the wallet's lock)."""
+    counts = Activation.objects.filter(user=user).aggregate(
+        open=Count(
+            "id", filter=Q(order_status__in=OPEN_ORDER_STATUSES, activation_status__in=OPEN_ACTIVATION_STATUSES)
+        ),
+        **success_rate_counts(),
+    )
+    return counts["open"], _below_floor(user, counts["finished_24h"], counts["succeeded_24h"])
 
 
 def settlement_problems(*, tenant=None) -> list[str]:

@@ -5,6 +5,7 @@
     python bench/djhelper.py money DELIVERED.json        charges vs SMS delivered upstream, as JSON
     python bench/djhelper.py profile SPEC.json           per-request cost in-process: ms, CPU ms, SQL, cache calls
     python bench/djhelper.py sms-times IDS.json          {activation id: sms_received_at (Unix s, float)}
+    python bench/djhelper.py cprofile KEY PATH N         cProfile of N GETs of PATH (a poll), top functions
 
 Seeding goes through the operator commands (``create_tenant``, ``create_user``, ``create_api_key``,
 ``wallet_credit``, ``sync_catalog``) called in-process, so hundreds of users take seconds, not minutes.
@@ -169,27 +170,43 @@ def profile(spec_path: str) -> None:
             return _original(*args, **kwargs)
 
         setattr(cache, method, counted)
+    from core.api import ratelimit
+
+    increment = ratelimit._increment
+
+    def counted_increment(*args, **kwargs):
+        calls["ratelimit_pipeline"] += 1  # one round trip (INCR + EXPIRE pipelined), not through the cache API
+        return increment(*args, **kwargs)
+
+    ratelimit._increment = counted_increment
     client = Client(HTTP_HOST="127.0.0.1")
     results = {}
     for item in spec["requests"]:
         n = int(item.get("n") or spec["n"])
         headers = {"HTTP_X_API_KEY": item["key"]} if item.get("key") else {}
 
-        def once(item=item, headers=headers) -> int:
+        split = Counter()  # SQL statements of the first request and of its follow-up, each on its own
+
+        def once(item=item, headers=headers, split=split) -> int:
+            began = len(connection.queries_log)
             if item["method"] == "GET":
                 response = client.get(item["path"], **headers)
             else:
                 response = client.post(item["path"], data=item.get("body") or {}, content_type="application/json",
                                        **headers)  # fmt: skip
+            split["first"] += len(connection.queries_log) - began
             then = item.get("then")
             if then and response.status_code == 200:
                 follow = then["path"].replace("{id}", str(response.json()["data"]["id"]))
+                began = len(connection.queries_log)
                 response = client.post(follow, data={}, content_type="application/json", **headers)
+                split["then"] += len(connection.queries_log) - began
             return response.status_code
 
         for _ in range(min(5, n)):
             once()
         calls.clear()
+        split.clear()
         statuses = Counter()
         wall, cpu = time.perf_counter(), time.process_time()
         with CaptureQueriesContext(connection) as queries:
@@ -201,11 +218,35 @@ def profile(spec_path: str) -> None:
             "ms": round(wall * 1000 / n, 2),
             "cpu_ms": round(cpu * 1000 / n, 2),
             "sql": round(len(queries.captured_queries) / n, 2),
+            "sql_first": round(split["first"] / n, 2),
+            "sql_then": round(split["then"] / n, 2) if item.get("then") else None,
             "cache_calls": round(sum(calls.values()) / n, 2),
             "cache_by_method": {k: round(v / n, 2) for k, v in sorted(calls.items())},
             "statuses": {str(k): v for k, v in statuses.items()},
         }
     print(json.dumps(results))
+
+
+def cprofile(key: str, path: str, n: str) -> None:
+    """cProfile of ``n`` GETs of ``path`` with ``key`` through the whole Django stack in this thread (after 20
+    warm-up requests): the functions with the most cumulative time, as text."""
+    import cProfile
+    import pstats
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    for _ in range(20):
+        client.get(path, HTTP_X_API_KEY=key)
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    profiler.enable()
+    for _ in range(int(n)):
+        client.get(path, HTTP_X_API_KEY=key)
+    profiler.disable()
+    elapsed = time.perf_counter() - began
+    out = io.StringIO()
+    print(f"{n} x GET {path}: {elapsed * 1000 / int(n):.2f} ms per request under cProfile", file=out)
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(28)
+    print(out.getvalue())
 
 
 def sms_times(ids_path: str) -> None:
@@ -223,6 +264,8 @@ def main(argv: list[str]) -> None:
         money(argv[1])
     elif argv[:1] == ["profile"] and len(argv) == 2:
         profile(argv[1])
+    elif argv[:1] == ["cprofile"] and len(argv) == 4:
+        cprofile(argv[1], argv[2], argv[3])
     elif argv[:1] == ["sms-times"] and len(argv) == 2:
         sms_times(argv[1])
     else:

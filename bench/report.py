@@ -86,7 +86,9 @@ def render(r: dict, results_file: str = "") -> str:
         f"**Stack:** gunicorn `-w {c['workers']} -k gthread --threads {c['threads']}`, `DEBUG=0`, access log on; "
         "Celery "
         f"worker (concurrency {c['celery_concurrency']}) and beat on Redis; emulator latency {c['latency_ms']} ms per "
-        f"upstream call. The load generator (locust, one process) runs on the same {m['cores']} cores as the stack, "
+        f"upstream call. `/webhooks/` is served by a gunicorn pool of its own (`-w {c.get('webhook_workers', '?')} "
+        f"-k gthread --threads {c.get('webhook_threads', '?')}`), as in production (docs/deployment.md). "
+        f"The load generator (locust, one process) runs on the same {m['cores']} cores as the stack, "
         "so every figure, the ceiling included, is measured under the same handicap."
     )
     add("")
@@ -174,6 +176,19 @@ def render(r: dict, results_file: str = "") -> str:
         )
     add("")
 
+    ol = t.get("poll_open_loop")
+    if ol:
+        add(
+            f"**Open loop:** `GET activations/{{id}}/poll` (webhooks on) sent at a fixed {_fmt(ol['rate_per_s'])} "
+            f"requests/s ({ol['fraction_of_capacity']:.0%} of the closed-loop poll capacity above) for "
+            f"{_fmt(ol['seconds'])} s, whatever the answers, from 64 keep-alive connections; each latency counts from "
+            f"the request's scheduled time (no coordinated omission). Sent {_fmt(ol['sent'])}, answered "
+            f"{_fmt(ol['answered_rps'])}/s, statuses `{json.dumps(ol['statuses'], sort_keys=True)}`; latency p50 "
+            f"{_ms(ol['p50_ms'])} ms, p90 {_ms(ol['p90_ms'])} ms, **p99 {_ms(ol['p99_ms'])} ms**, max "
+            f"{_ms(ol['max_ms'])} ms; CPU busy {_pct(ol.get('cpu_busy_pct'))}, other procs {_cores(ol)}."
+        )
+        add("")
+
     prof = r.get("profile") or {}
     if prof:
         add(
@@ -185,8 +200,11 @@ def render(r: dict, results_file: str = "") -> str:
         add("| request | wall ms | CPU ms (Python) | SQL queries | cache (Redis) calls | statuses |")
         add("| --- | ---: | ---: | ---: | ---: | --- |")
         for name, f in prof.items():
+            sql = f"{f['sql']:.1f}"
+            if f.get("sql_then") is not None:
+                sql += f" ({f['sql_first']:.1f} + {f['sql_then']:.1f})"
             add(
-                f"| {name} | {f['ms']:.2f} | {f['cpu_ms']:.2f} | {f['sql']:.1f} | {f['cache_calls']:.1f} "
+                f"| {name} | {f['ms']:.2f} | {f['cpu_ms']:.2f} | {sql} | {f['cache_calls']:.1f} "
                 f"| `{json.dumps(f['statuses'])}` |"
             )
         add("")
@@ -273,6 +291,14 @@ def render(r: dict, results_file: str = "") -> str:
             f"{_ms(customer['after_recorded']['p50_ms'])} / {_ms(customer['after_recorded']['p99_ms'])} | "
             f"{customer['received_more_than_once']} | "
             f"{receiver['requests'] - receiver['bad_signatures']} / {receiver['requests']} | p99 ≤ 1,000 ms |"
+        )
+        add("")
+    ack = (sms.get("webhooks_on") or {}).get("webhook_ack") or {}
+    if ack.get("count"):
+        add(
+            f"**Supplier webhooks acknowledged** (the emulator's own timing of each POST, during the webhooks-on "
+            f"measurement above, while its pollers load the API): {ack['count']} webhooks, p50 {_ms(ack['p50_ms'])} "
+            f"ms, p90 {_ms(ack['p90_ms'])} ms, **p99 {_ms(ack['p99_ms'])} ms**, max {_ms(ack['max_ms'])} ms."
         )
         add("")
     hooks = money.get("webhook_requests") or {}

@@ -77,6 +77,9 @@ TENANT_LIMITS = {
     "max_active_activations_per_user": 100_000,
     # Users below 20 % SMS success after 10 orders drop to 1 active: order+cancel never gets an SMS.
     "min_user_success_rate_percent": 0,
+    # The storefront's success guard (default 12 %): the poll and order phases place many orders that never get an
+    # SMS, so after the 10th order new accounts would get 429 success_rate_guard.
+    "success_guard_percent": 0,
 }
 EMULATOR_SETTINGS = {
     # The emulator's own per-key limits (the upstream's, not our client's budget, which stays as it is).
@@ -90,6 +93,7 @@ LIFTED = [
     "Tenant.rate_limit_per_minute 180 -> 1,000,000 (our API's per-key limit) for every bench tenant",
     "Tenant.max_active_activations_per_user 5 -> 100,000 for every bench tenant",
     "Tenant.min_user_success_rate_percent 20 -> 0 (order+cancel never receives an SMS)",
+    "Tenant.success_guard_percent 12 -> 0 (the storefront's success guard: most bench orders never get an SMS)",
     "emulator rate_limits off (the upstream's own 429s per key and method)",
     "emulator max_active 20 -> 100,000 (the upstream's active-activations cap)",
     "emulator success_rate_block off (the upstream's 24 h block below 7 % success)",
@@ -181,6 +185,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--workers", type=int, default=env_default("BENCH_WORKERS", 4), help="gunicorn workers")
     p.add_argument("--threads", type=int, default=env_default("BENCH_THREADS", 4), help="gunicorn threads/worker")
+    p.add_argument(
+        "--webhook-workers", type=int, default=env_default("BENCH_WEBHOOK_WORKERS", 1), help="webhook pool workers"
+    )
+    p.add_argument(
+        "--webhook-threads", type=int, default=env_default("BENCH_WEBHOOK_THREADS", 4), help="webhook pool threads"
+    )
+    p.add_argument(
+        "--open-loop-fraction",
+        type=float,
+        default=env_default("BENCH_OPEN_LOOP_FRACTION", 0.5),
+        help="open-loop poll phase: arrival rate as a fraction of the measured closed-loop poll capacity",
+    )
     p.add_argument("--celery-concurrency", type=int, default=env_default("BENCH_CELERY_CONCURRENCY", 2))
     p.add_argument(
         "--pg",
@@ -262,7 +278,25 @@ def _on_signal(signum, _frame):
     raise SystemExit(128 + signum)
 
 
+_TAKEN_PORTS: set[int] = set()
+
+
 def free_port() -> int:
+    """A free port on HOST: any, or one of BENCH_PORT_RANGE (``8700-8799``) on a machine whose users share ports."""
+    span = os.environ.get("BENCH_PORT_RANGE", "")
+    if span:
+        low, _, high = span.partition("-")
+        for port in range(int(low), int(high) + 1):
+            if port in _TAKEN_PORTS:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind((HOST, port))
+                except OSError:
+                    continue
+            _TAKEN_PORTS.add(port)
+            return port
+        raise RuntimeError(f"no free port in BENCH_PORT_RANGE={span}")
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
@@ -503,6 +537,10 @@ class Bench:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.web_port = free_port()
         self.base = f"http://{HOST}:{self.web_port}"
+        # /webhooks/ has its own small gunicorn pool, as in production (docs/deployment: the proxy routes it there),
+        # so supplier webhooks never wait behind API requests.
+        self.webhook_port = free_port()
+        self.webhook_base = f"http://{HOST}:{self.webhook_port}"
         self.secret = secrets.token_hex(16)
         db_url = f"{args.pg.rstrip('/')}/{args.database}"
         self.env = {
@@ -621,7 +659,7 @@ class Bench:
                 if emulator.webhook_slug:
                     argv += [
                         "--webhook-url",
-                        f"{self.base}/webhooks/platfone/{emulator.webhook_slug}/",
+                        f"{self.webhook_base}/webhooks/platfone/{emulator.webhook_slug}/",
                         "--webhook-secret",
                         self.secret,
                     ]
@@ -673,6 +711,31 @@ class Bench:
                 self.run_dir,
             )
             start(
+                "gunicorn-webhooks",
+                [
+                    PY,
+                    "-m",
+                    "gunicorn",
+                    "reseller.wsgi:application",
+                    "-b",
+                    f"{HOST}:{self.webhook_port}",
+                    "-w",
+                    str(a.webhook_workers),
+                    "-k",
+                    "gthread",
+                    "--threads",
+                    str(a.webhook_threads),
+                    "--timeout",
+                    "30",
+                    "--access-logfile",
+                    str(self.run_dir / "access-webhooks.log"),
+                    "--access-logformat",
+                    access,
+                ],
+                self.env,
+                self.run_dir,
+            )
+            start(
                 "celery-worker",
                 [
                     PY,
@@ -712,6 +775,7 @@ class Bench:
             )
             wait_http(f"{self.base}/healthz")
             wait_http(f"{self.base}/bench/ceiling")
+            wait_http(f"{self.webhook_base}/healthz")
             self.check_alive()
 
         with self.phase("setup: customer webhook endpoints"):
@@ -955,6 +1019,13 @@ class Bench:
             out["order"]["upstream_calls"] = ea.counters()["by_endpoint"]
             out["order"]["shards"] = a.order_shards
 
+        with self.phase("1. GET poll, open loop"):
+            rate = max(1.0, out["poll_webhooks_on"]["rps"] * a.open_loop_fraction)
+            self.wait_for_quiet()
+            targets_ = [(f"/api/v1/activations/{x['id']}/poll", x["key"]) for x in poll_on]
+            out["poll_open_loop"] = self.open_loop(targets_, rate=rate, seconds=seconds)
+            out["poll_open_loop"]["fraction_of_capacity"] = a.open_loop_fraction
+
         with self.phase("1. ceiling (second)"):
             second = closed_loop("ceiling2", "CeilingUser", ceiling_data, ["GET ceiling"])
 
@@ -972,6 +1043,12 @@ class Bench:
                         "method": "GET",
                         "key": poll_on[0]["key"],
                         "path": f"/api/v1/activations/{poll_on[0]['id']}/poll",
+                    },
+                    {
+                        "name": "get_webhooks_on",
+                        "method": "GET",
+                        "key": poll_on[0]["key"],
+                        "path": f"/api/v1/activations/{poll_on[0]['id']}",
                     },
                     {
                         "name": "poll_webhooks_off",
@@ -997,6 +1074,76 @@ class Bench:
         out["ceiling"] = {**first, "rps": round(ceiling_rps, 1), "runs": [first, second]}
         for key in ("wallet", "price", "poll_webhooks_on", "poll_webhooks_off", "order"):
             out[key]["ratio_to_ceiling"] = round(out[key]["rps"] / ceiling_rps, 3) if ceiling_rps else None
+
+    def open_loop(self, targets_: list[tuple[str, str]], *, rate: float, seconds: float, workers: int = 64) -> dict:
+        """Requests sent at a fixed arrival rate whatever the answers (open loop): ``rate`` a second for ``seconds``,
+        round-robin over ``targets_`` (path, key), from a pool of keep-alive connections. A latency is measured
+        from the request's *scheduled* time, so a slow answer that delays later sends counts against them too
+        (no coordinated omission)."""
+        import http.client
+        import queue
+
+        jobs: queue.Queue = queue.Queue()
+        latencies: list[float] = []
+        statuses: Counter[str] = Counter()
+        lock = threading.Lock()
+
+        def worker() -> None:
+            conn: http.client.HTTPConnection | None = None
+            while (job := jobs.get()) is not None:
+                scheduled, path, key = job
+                try:
+                    if conn is None:
+                        conn = http.client.HTTPConnection(HOST, self.web_port, timeout=30)
+                    conn.request("GET", path, headers={"X-Api-Key": key})
+                    response = conn.getresponse()
+                    response.read()
+                    status = str(response.status)
+                except (OSError, http.client.HTTPException) as exc:
+                    status = type(exc).__name__
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                done = time.monotonic()
+                with lock:
+                    latencies.append((done - scheduled) * 1000)
+                    statuses[status] += 1
+
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        cpu_before, monitor_before = cpu_sample(), self.cpu.snapshot()
+        began, sent = time.monotonic(), 0
+        while not STOPPING.is_set():
+            due = began + sent / rate
+            if due - began >= seconds:
+                break
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            path, key = targets_[sent % len(targets_)]
+            jobs.put((due, path, key))
+            sent += 1
+        for _ in threads:
+            jobs.put(None)
+        for thread in threads:
+            thread.join(timeout=60)
+        elapsed = time.monotonic() - began
+        ok = statuses.get("200", 0)
+        return {
+            "rate_per_s": round(rate, 1),
+            "seconds": round(elapsed, 1),
+            "sent": sent,
+            "answered_rps": round(len(latencies) / elapsed, 1) if elapsed else None,
+            "statuses": dict(statuses),
+            "failures": len(latencies) - ok,
+            "p50_ms": percentile(latencies, 50),
+            "p90_ms": percentile(latencies, 90),
+            "p99_ms": percentile(latencies, 99),
+            "max_ms": percentile(latencies, 100),
+            "cpu_busy_pct": cpu_busy(cpu_before, cpu_sample()),
+            "cpu_cores": CpuMonitor.cores(monitor_before, self.cpu.snapshot()),
+        }
 
     # --- phase 2 ---
 
@@ -1069,6 +1216,7 @@ class Bench:
                 if mode == "webhooks_on":
                     self.ensure_webhooks_healthy(slug, emulator)
                 activations = self.order(slug, a.sms_activations, POLL_PAIR)
+                emulator.reset_counters()  # and its webhook timings
                 for activation in activations:
                     self.sms_activations[(slug, activation["upstream_id"])] = activation
                 data = {
@@ -1117,6 +1265,16 @@ class Bench:
                     "cpu_cores": stats["_cpu_cores"],
                 }
                 if mode == "webhooks_on":
+                    acks = emulator.counters().get("webhook_ack_ms", [])
+                    self.results["sms_visibility"][mode]["webhook_ack"] = {
+                        "what": "the emulator's POST of each supplier webhook, from its side: connect, accept, our "
+                        "answer (the webhook pool)",
+                        "count": len(acks),
+                        "p50_ms": percentile(acks, 50),
+                        "p90_ms": percentile(acks, 90),
+                        "p99_ms": percentile(acks, 99),
+                        "max_ms": percentile(acks, 100),
+                    }
                     self.results["sms_visibility"][mode]["customer_webhook"] = self.customer_webhooks(
                         delivered, received
                     )
@@ -1204,20 +1362,23 @@ class Bench:
         statuses: Counter[str] = Counter()
         server_errors: list[str] = []
         webhook_ms: list[float] = []
-        with open(self.run_dir / "access.log", errors="replace") as fh:
-            for line in fh:
-                status, _, rest = line.partition(" ")
-                statuses[status] += 1
-                if status.startswith("5") and len(server_errors) < 20:
-                    server_errors.append(line.strip())
-                fields = rest.split()
-                if len(fields) == 3 and fields[1].startswith("/webhooks/platfone/"):
-                    with contextlib.suppress(ValueError):
-                        webhook_ms.append(float(fields[2]))
+        lines: list[str] = []
+        for name in ("access.log", "access-webhooks.log"):
+            if (self.run_dir / name).exists():
+                lines += (self.run_dir / name).read_text(errors="replace").splitlines()
+        for line in lines:
+            status, _, rest = line.partition(" ")
+            statuses[status] += 1
+            if status.startswith("5") and len(server_errors) < 20:
+                server_errors.append(line.strip())
+            fields = rest.split()
+            if len(fields) == 3 and fields[1].startswith("/webhooks/platfone/"):
+                with contextlib.suppress(ValueError):
+                    webhook_ms.append(float(fields[2]))
         errors: Counter[str] = Counter()
         samples: list[str] = []
         for path in sorted(self.run_dir.glob("*.log")):
-            if path.name.startswith("locust-") or path.name == "access.log":
+            if path.name.startswith("locust-") or path.name.startswith("access"):
                 continue
             for line in path.read_text(errors="replace").splitlines():
                 if " ERROR " in line or "Traceback" in line or " CRITICAL " in line:
@@ -1230,7 +1391,8 @@ class Bench:
             "http_5xx_samples": server_errors,
             "webhook_requests": {
                 "count": len(webhook_ms),
-                "what": "gunicorn request time of POST /webhooks/platfone/<slug>/ (excludes waiting to be accepted)",
+                "what": "webhook pool's gunicorn request time of POST /webhooks/platfone/<slug>/ (excludes waiting to "
+                "be accepted; the emulator's own timing, webhook_ack, includes it)",
                 "p50_ms": percentile(webhook_ms, 50),
                 "p90_ms": percentile(webhook_ms, 90),
                 "p99_ms": percentile(webhook_ms, 99),
@@ -1389,6 +1551,33 @@ def targets(r: dict) -> list[dict]:
                 "<= 50",
                 None if p99 is None else p99 <= 50,
             )
+    for key, label, limit in (("wallet", "GET wallet", 0.6), ("price", "GET price (warm cache)", 0.5)):
+        figure = t.get(key)
+        if figure:
+            ratio = figure.get("ratio_to_ceiling")
+            add(f"{label} throughput / ceiling", ratio, f">= {limit}", None if ratio is None else ratio >= limit)
+    open_loop = t.get("poll_open_loop")
+    if open_loop:
+        p99 = open_loop.get("p99_ms")
+        add(
+            f"GET poll p99, open loop at {open_loop['rate_per_s']}/s "
+            f"({open_loop['fraction_of_capacity']:.0%} of the measured capacity) (ms)",
+            p99,
+            "<= 50",
+            None if p99 is None else p99 <= 50 and open_loop["failures"] == 0,
+        )
+    profile = r.get("profile") or {}
+    for name, label, field, limit in (
+        ("poll_webhooks_on", "GET poll", "sql", 1),
+        ("get_webhooks_on", "GET activation", "sql", 1),
+        ("wallet", "GET wallet", "sql", 1),
+        ("price", "GET price (warm)", "sql", 1),
+        ("order_then_cancel", "POST activations", "sql_first", 12),
+        ("order_then_cancel", "POST cancel", "sql_then", 10),
+    ):
+        value = (profile.get(name) or {}).get(field)
+        if value is not None:
+            add(f"SQL queries per {label} (warm key cache)", value, f"<= {limit}", value <= limit)
     for key, label, limit in (("webhooks_off", "without webhooks", 0.2), ("webhooks_on", "with webhooks", 0.01)):
         figure = amp.get(key)
         if figure:
@@ -1421,6 +1610,14 @@ def targets(r: dict) -> list[dict]:
             on["p99_ms"],
             "<= 1000",
             None if on["p99_ms"] is None else on["p99_ms"] <= 1000,
+        )
+    ack = (on or {}).get("webhook_ack")
+    if ack:
+        add(
+            "supplier webhook acknowledged p99, under the SMS-visibility poll load (ms)",
+            ack["p99_ms"],
+            "<= 50",
+            None if ack["p99_ms"] is None else ack["p99_ms"] <= 50,
         )
     hook = (on or {}).get("customer_webhook")
     if hook:

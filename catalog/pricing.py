@@ -7,7 +7,8 @@ for the whole upstream account) runs low or is spent, a pair missing from the ca
 bulk price list (``catalog.price_lists``: one call covers every country of the service, cached for everyone)
 instead of failing.
 
-Markup is applied on the way out, never cached: a rule edited in the admin applies to the next quote.
+Markup is applied on the way out: the tenant's rules (and its catalog's available ids) are cached together, but
+every rule edit and catalog change invalidates that entry at once, so an edited rule applies to the next quote.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 
 from accounts.models import Tenant
 from catalog import price_lists, selectors
@@ -25,6 +27,7 @@ from catalog.errors import NoNumbers, PriceUnavailable, UnknownServiceOrCountry
 from catalog.markup import MarkupTerms
 from catalog.price_cache import Answer, CacheKeys, cached_or_fetch, remember, remember_failure
 from catalog.upstream import client_for_tenant, fair_share_error, upstream_account
+from core import cache_fill
 from platfone.errors import (
     BudgetExhausted,
     FairShareExceeded,
@@ -40,6 +43,10 @@ logger = logging.getLogger("catalog.pricing")
 OUTCOME_PRICE = "price"
 OUTCOME_NO_NUMBERS = "no_numbers"
 OUTCOME_UNKNOWN = "unknown"
+# The tenant's catalog checks and markup terms are cached settings.PRICING_TERMS_CACHE_SECONDS at most (each
+# change made through a service or a model save invalidates them at once; 0: not cached).
+# After a change, quotes read the terms from the database this long (core.cache_fill); far longer than a fill takes.
+PRICING_TERMS_TOMBSTONE_SECONDS = 30
 # When the per-pair price budget is down to this share, the service's bulk list answers instead.
 BULK_WHEN_PAIR_BUDGET_BELOW = 0.25
 
@@ -86,17 +93,30 @@ def price_quote(*, tenant: Tenant, service_id: str, country_id: str, spender: st
     A ``spender`` (a user's ``"user:12"``) asking for uncached prices may use only its fair share of the price
     budget: past it, ``RateLimited`` for that spender alone.
     """
-    if selectors.catalog_has_pair(tenant=tenant, service_id=service_id, country_id=country_id) is False:
+    keys = price_cache_keys(tenant=tenant, service_id=service_id, country_id=country_id)
+    # Warm path: the tenant's catalog and markup terms and the pair's fresh price in one cache round trip.
+    found = cache.get_many([pricing_terms_key(tenant.pk), keys.fresh])
+    pricing = found.get(pricing_terms_key(tenant.pk))
+    if not cache_fill.live(pricing) or not isinstance(pricing, selectors.PricingTerms):
+        pricing = selectors.pricing_terms(tenant=tenant)
+        if settings.PRICING_TERMS_CACHE_SECONDS > 0:
+            cache_fill.fill(pricing_terms_key(tenant.pk), pricing, settings.PRICING_TERMS_CACHE_SECONDS)
+    if pricing.has_pair(service_id, country_id) is False:
         raise UnknownServiceOrCountry()
     try:
-        entry, stale = _upstream_price(tenant=tenant, service_id=service_id, country_id=country_id, spender=spender)
+        if keys.fresh in found:
+            entry, stale = found[keys.fresh], False
+        else:
+            entry, stale = _upstream_price(
+                tenant=tenant, service_id=service_id, country_id=country_id, spender=spender
+            )
     except FairShareExceeded as exc:
         raise fair_share_error(exc) from exc
     if entry["outcome"] == OUTCOME_UNKNOWN:
         raise UnknownServiceOrCountry()
     if entry["outcome"] == OUTCOME_NO_NUMBERS or entry["count"] <= 0:
         raise NoNumbers()
-    terms = selectors.markup_terms_for(tenant=tenant, service_id=service_id, country_id=country_id)
+    terms = pricing.terms_for(service_id, country_id)
     suggested = terms.sell(entry["suggested"])
     return PriceQuote(
         service_id=service_id,
@@ -111,6 +131,16 @@ def price_quote(*, tenant: Tenant, service_id: str, country_id: str, spender: st
         stale=stale,
         terms=terms,
     )
+
+
+def pricing_terms_key(tenant_id: int) -> str:
+    return f"catalog:pricing-terms:{tenant_id}"
+
+
+def pricing_terms_invalidate(*, tenant_id: int) -> None:
+    """Drop the tenant's cached ``PricingTerms`` (a markup rule or the catalog changed): the next quote reads
+    them from the database. Safe against a concurrent fill (``core.cache_fill``)."""
+    cache_fill.invalidate([pricing_terms_key(tenant_id)], tombstone_seconds=PRICING_TERMS_TOMBSTONE_SECONDS)
 
 
 def price_cache_keys(*, tenant: Tenant, service_id: str, country_id: str) -> CacheKeys:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Max
@@ -91,3 +92,42 @@ def catalog_available_ids(*, tenant: Tenant) -> tuple[frozenset[str], frozenset[
     services = Service.objects.filter(tenant=tenant, is_available=True).values_list("service_id", flat=True)
     countries = Country.objects.filter(tenant=tenant, is_available=True).values_list("country_id", flat=True)
     return frozenset(services), frozenset(countries)
+
+
+@dataclass(frozen=True)
+class PricingTerms:
+    """What a quote needs besides the upstream's price, for one tenant: whether the catalog was synced, its
+    available ids, and its markup rules (service id, country id, specificity, terms). Cached as one entry
+    (``catalog.pricing``), invalidated by every change of the rules or the catalog."""
+
+    synced: bool
+    services: frozenset[str]
+    countries: frozenset[str]
+    rules: tuple[tuple[str, str, int, MarkupTerms], ...]
+
+    def has_pair(self, service_id: str, country_id: str) -> bool | None:
+        """As ``catalog_has_pair``."""
+        if not self.synced:
+            return None
+        return service_id in self.services and country_id in self.countries
+
+    def terms_for(self, service_id: str, country_id: str) -> MarkupTerms:
+        """As ``markup_terms_for``."""
+        best = max(
+            (rule for rule in self.rules if rule[0] in (service_id, "") and rule[1] in (country_id, "")),
+            key=lambda rule: rule[2],
+            default=None,
+        )
+        return best[3] if best is not None else DEFAULT_TERMS
+
+
+def pricing_terms(*, tenant: Tenant) -> PricingTerms:
+    """The tenant's ``PricingTerms`` from the database (four small queries; ``catalog.pricing`` caches them)."""
+    ids = catalog_available_ids(tenant=tenant)
+    rules = tuple(
+        (rule.service_id, rule.country_id, rule.specificity, rule.terms())
+        for rule in MarkupRule.objects.filter(tenant=tenant).order_by("pk")
+    )
+    if ids is None:
+        return PricingTerms(synced=False, services=frozenset(), countries=frozenset(), rules=rules)
+    return PricingTerms(synced=True, services=ids[0], countries=ids[1], rules=rules)

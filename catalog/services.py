@@ -27,7 +27,7 @@ from catalog.categories import ServiceType, classify
 from catalog.errors import UpstreamNotConfigured
 from catalog.models import CatalogSync, Country, MarkupRule, Service
 from catalog.price_lists import ListedPrice, PriceList, price_list
-from catalog.pricing import PriceQuote, price_quote
+from catalog.pricing import PriceQuote, price_quote, pricing_terms_invalidate
 from catalog.upstream import client_for_tenant
 from platfone.client import PlatfoneClient
 from platfone.errors import PlatfoneError, UpstreamUnavailable
@@ -157,6 +157,7 @@ def _apply(
         CatalogSync.objects.filter(pk=state.pk).update(checked_at=now, last_error="")
         return
     counts = apply_items(tenant=tenant, items=result.items or ())
+    pricing_terms_invalidate(tenant_id=tenant.pk)  # the available ids may have changed
     report.created[kind], report.updated[kind], report.unavailable[kind] = counts
     CatalogSync.objects.filter(pk=state.pk).update(
         etag=result.etag or "", checked_at=now, changed_at=now, last_error=""

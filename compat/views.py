@@ -3,7 +3,7 @@
 Parameters come from the query string or a form body (the body wins); the key from ``api_key`` or the
 ``X-Api-Key`` header (``Authorization: Bearer`` too, as on the JSON API). The caller is the key's user, in the
 key's storefront, exactly as on the JSON API: same services, same holds and charges, same tenant isolation,
-and the same per-key rate limit — one counter per key shared with the JSON API (django-ratelimit in the shared
+and the same per-key rate limit — one counter per key shared with the JSON API (core.api.ratelimit, in the shared
 cache), at the storefront's ``rate_limit_per_minute``.
 
 Every answer is HTTP 200 in the protocol's words (``compat.protocol``); whatever goes wrong, the caller gets a
@@ -17,13 +17,13 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django_ratelimit.core import get_usage
 
 from accounts import selectors as accounts_selectors
 from accounts import services as accounts_services
 from accounts.authentication import raw_key_from_request
 from compat.actions import ACTIONS, Call
 from compat.protocol import Answer, ProtocolError, error_answer
+from core.api import ratelimit
 from core.api.errors import RETRY_AFTER_SECONDS
 from core.api.views import KeyedApiView
 from core.errors import DomainError, RateLimited, ServerError
@@ -62,15 +62,13 @@ def _handle(request: HttpRequest) -> Answer:
     tenant = user.tenant
     if tenant is None:  # api_key_authenticate only accepts storefront users; an operator's key has no storefront
         raise ProtocolError("BAD_KEY")
-    accounts_services.api_key_touch(api_key=api_key)
-    usage = get_usage(
-        request,
+    accounts_services.api_key_seen(api_key=api_key)
+    usage = ratelimit.count(
         group=KeyedApiView.rate_limit_group,  # the JSON API's counter: one budget per key, whichever the interface
-        key=lambda group, req: str(api_key.pk),
-        rate=f"{tenant.rate_limit_per_minute}/m",
-        increment=True,
+        key=str(api_key.pk),
+        limit=tenant.rate_limit_per_minute,
     )
-    if usage is not None and usage["should_limit"]:
+    if usage["should_limit"]:
         raise RateLimited(retry_after=RETRY_AFTER_SECONDS)
     action = ACTIONS.get(params.get("action") or "")
     if action is None:

@@ -330,6 +330,11 @@ PRICE_FAILURE_BACKOFF_SECONDS = env_int("PRICE_FAILURE_BACKOFF_SECONDS", 10)  # 
 # --- activations ---------------------------------------------------------------------------
 # A poll reaches the upstream only when the stored state is older than this...
 ACTIVATION_FRESH_SECONDS = env_int("ACTIVATION_FRESH_SECONDS", 5)
+# Hot-path caches (issue 14): API key -> key, user, tenant (accounts.key_cache) and a tenant's catalog ids and
+# markup rules (catalog.pricing), both invalidated at once by every change made through a service or a model save.
+# 0 turns a cache off (the test suite does, except the tests of these caches: its fixtures edit rows with update()).
+API_KEY_CACHE_SECONDS = 60
+PRICING_TERMS_CACHE_SECONDS = 60
 # ... or than this while the tenant's webhooks are healthy (one arrived within WEBHOOK_HEALTHY_SECONDS).
 ACTIVATION_SAFETY_SYNC_SECONDS = env_int("ACTIVATION_SAFETY_SYNC_SECONDS", 120)
 WEBHOOK_HEALTHY_SECONDS = env_int("WEBHOOK_HEALTHY_SECONDS", 900)

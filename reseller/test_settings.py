@@ -17,3 +17,9 @@ if not os.environ.get("REDIS_URL"):
     # Tests use threads, not processes: an in-memory cache with atomic add/incr (the file cache's are not).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
 PAYMENTS_DEMO_PROVIDER = True  # the demo checkout is how the top-up tests pay
+
+# The hot-path caches are off for the suite (many fixtures change tenants with QuerySet.update(), which does not
+# invalidate them); tests/accounts/test_key_cache.py, tests/catalog/test_pricing_terms_cache.py and
+# tests/activations/test_query_counts.py turn them on.
+API_KEY_CACHE_SECONDS = 0
+PRICING_TERMS_CACHE_SECONDS = 0

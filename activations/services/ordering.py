@@ -157,9 +157,10 @@ def _open_order(
         reference=ledger_reference(activation.pk),
         description=f"Order {service_id} {country_id} #{activation.pk}",
     )
-    open_orders = selectors.open_activation_count(user=user) - 1  # without this order
+    open_count, below_floor = selectors.user_order_limits(user=user)
+    open_orders = open_count - 1  # without this order
     cap = tenant.max_active_activations_per_user
-    if selectors.user_below_success_floor(user=user):
+    if below_floor:
         # Ordering and abandoning many numbers drags the shared upstream account towards its 7 % block.
         cap = 1
     if open_orders >= cap:
@@ -259,12 +260,18 @@ def _record_placed(activation: Activation, snapshot: Snapshot, *, final_sell: in
     only on a fresh hold; None when it cannot be (too little balance now, or closed for good)."""
     now = timezone.now()
     with transaction.atomic():
-        locked = Activation.objects.select_for_update(of=("self",)).select_related("user").get(pk=activation.pk)
+        locked = (
+            Activation.objects.select_for_update(of=("self",)).select_related("user", "tenant").get(pk=activation.pk)
+        )
         if locked.order_status == Activation.OrderStatus.ORDERING:
             if final_sell < locked.sell_price_cents:
                 _rehold(locked, amount=final_sell, actor=actor)
-            Activation.objects.filter(pk=locked.pk).update(price_cents=snapshot.price, last_synced_at=now)
-            return apply_upstream_state(locked.pk, snapshot, actor=actor, outcome=Outcome(order_status="placed"))
+                locked = Activation.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=locked.pk)
+            # The supplier's price is the order's cost, whatever was recorded while ordering.
+            locked.price_cents = None
+            return apply_upstream_state(
+                locked, snapshot, actor=actor, outcome=Outcome(order_status="placed", synced_at=now), row_locked=True
+            )
         if locked.order_status != Activation.OrderStatus.LOST:
             return None
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -65,6 +66,7 @@ class Outcome:
     local_expiry: bool = False
     adopt_hold_id: int | None = None
     refund_requested: bool = False  # an operator refunds a charged activation (the reseller bears the cost)
+    synced_at: datetime | None = None  # the snapshot was just read from the upstream (``last_synced_at``)
 
 
 def apply_upstream_state(
@@ -73,6 +75,7 @@ def apply_upstream_state(
     *,
     actor: str,
     outcome: Outcome | None = None,
+    row_locked: bool = False,
 ) -> Activation:
     """Record ``snapshot`` (and/or a local ``outcome``) on the activation, then settle its money.
 
@@ -85,19 +88,31 @@ def apply_upstream_state(
     refund loss when the supplier kept it). What changed is announced to the activation's owner
     (``customer_events``: code received, expired, canceled, refunded) in the same transaction, once per change.
     Returns the activation as stored after the change.
+
+    ``row_locked=True``: ``activation`` is an instance the caller locked (``select_for_update``) and read in the
+    transaction it is still in; it is used as is instead of being locked and read again.
     """
     activation_id = activation if isinstance(activation, int) else activation.pk
     outcome = outcome or Outcome()
-    with transaction.atomic():
-        # of=self: lock the activation only, not the joined tenant row (that serialized every settlement of a
-        # tenant and deadlocked against orders, whose foreign-key checks need a share lock on the tenant).
-        locked = Activation.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=activation_id)
+    if row_locked and not (isinstance(activation, Activation) and transaction.get_connection().in_atomic_block):
+        raise RuntimeError("row_locked needs the locked activation, inside the transaction that locked it")
+    with transaction.atomic(savepoint=not row_locked):
+        if row_locked:
+            assert isinstance(activation, Activation)
+            locked = activation
+        else:
+            # of=self: lock the activation only, not the joined tenant row (that serialized every settlement of
+            # a tenant and deadlocked against orders, whose foreign-key checks need a share lock on the tenant).
+            locked = Activation.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=activation_id)
         before = customer_events.observe(locked)
         changed = []
         if snapshot is not None and not _is_stale(locked, snapshot):
             changed += _record_snapshot(locked, snapshot)
         if outcome.order_status and locked.order_status != outcome.order_status:
             changed += _move_order(locked, outcome, actor=actor)
+        if outcome.synced_at is not None:
+            locked.last_synced_at = outcome.synced_at
+            changed.append("last_synced_at")
         if outcome.cancel_requested and locked.cancel_requested_at is None:
             locked.cancel_requested_at = timezone.now()
             changed.append("cancel_requested_at")
@@ -113,19 +128,33 @@ def apply_upstream_state(
         if outcome.local_expiry and not locked.sms_received and locked.activation_status == ActivationStatus.ACTIVE:
             locked.activation_status = ActivationStatus.EXPIRED
             changed.append("activation_status")
+        events: list[ActivationEvent] = []
+        if changed:
+            events.append(
+                _event(
+                    locked.pk,
+                    actor=actor,
+                    kind="state",
+                    fields=sorted(set(changed)),
+                    sms_status=locked.sms_status,
+                    activation_status=locked.activation_status,
+                )
+            )
+        billing_before = locked.billing_status
+        # The wallet moves first (under its own locks); the row, already locked, is written once afterwards with
+        # every change, and the events in one insert, in the order they happened.
+        _settle(locked, actor=actor, events=events)
+        if locked.billing_status != billing_before:
+            changed.append("billing_status")
         if changed:
             locked.save(update_fields=[*set(changed), "updated_at"])
-            record_event(
-                locked.pk,
-                actor=actor,
-                kind="state",
-                fields=sorted(set(changed)),
-                sms_status=locked.sms_status,
-                activation_status=locked.activation_status,
-            )
-        _settle(locked, actor=actor)
+        ActivationEvent.objects.bulk_create(events)
         customer_events.announce(before, locked)
     return locked
+
+
+def _event(activation_id: int, *, actor: str, kind: str, **detail) -> ActivationEvent:
+    return ActivationEvent(activation_id=activation_id, actor=actor, kind=kind, detail=detail)
 
 
 def _is_stale(activation: Activation, snapshot: Snapshot) -> bool:
@@ -168,35 +197,35 @@ def _record_snapshot(activation: Activation, snapshot: Snapshot) -> list[str]:
     return changed
 
 
-def _settle(activation: Activation, *, actor: str) -> None:
+def _settle(activation: Activation, *, actor: str, events: list[ActivationEvent]) -> None:
     """Move the money the activation's current state calls for, until it needs nothing more: one call
     converges (a first snapshot showing the SMS and an approved report charges, then refunds). Each step
     moves ``billing_status`` forward, so this ends after a few passes. Runs under the row lock."""
     for _ in range(len(Activation.BillingStatus)):
         before = activation.billing_status
-        _settle_step(activation, actor=actor)
+        _settle_step(activation, actor=actor, events=events)
         if activation.billing_status == before:
             return
 
 
-def _settle_step(activation: Activation, *, actor: str) -> None:
+def _settle_step(activation: Activation, *, actor: str, events: list[ActivationEvent]) -> None:
     billing = activation.billing_status
     status = Activation.BillingStatus
     if billing == status.HELD:
         if activation.sms_received and activation.order_status == OrderStatus.PLACED:
-            _charge(activation, actor=actor)
+            _charge(activation, actor=actor, events=events)
         elif activation.order_status in {
             OrderStatus.FAILED,
             OrderStatus.LOST,
         } or activation.activation_status in {ActivationStatus.EXPIRED, ActivationStatus.CANCELED}:
-            _release(activation, actor=actor)
+            _release(activation, actor=actor, events=events)
     elif billing == status.BILLED:
         if _upstream_refunded(activation):
-            _refund(activation, actor=actor, supplier_refunded=True)
+            _refund(activation, actor=actor, supplier_refunded=True, events=events)
         elif (
             activation.cancel_requested_at is not None and activation.tenant.refund_on_cancel_after_sms
         ) or activation.refund_requested_at is not None:  # a user's cancel after the SMS, or an operator's refund
-            _refund(activation, actor=actor, supplier_refunded=False)
+            _refund(activation, actor=actor, supplier_refunded=False, events=events)
     elif billing == status.REFUNDED and _upstream_refunded(activation):
         # The user was refunded on cancel before the upstream approved a report: the user is not refunded
         # again, but Platfone refunded the reseller, so the cost (or its refund loss) is reversed, once by key.
@@ -227,13 +256,13 @@ def _upstream_refunded(activation: Activation) -> bool:
     )
 
 
-def _set_billing(activation: Activation, value: str, *, actor: str, kind: str) -> None:
+def _set_billing(activation: Activation, value: str, *, actor: str, kind: str, events: list[ActivationEvent]) -> None:
+    """Move ``billing_status`` (saved by ``apply_upstream_state`` with the rest of the row) and note the event."""
     activation.billing_status = value
-    activation.save(update_fields=["billing_status", "updated_at"])
-    record_event(activation.pk, actor=actor, kind=kind)
+    events.append(_event(activation.pk, actor=actor, kind=kind))
 
 
-def _charge(activation: Activation, *, actor: str) -> None:
+def _charge(activation: Activation, *, actor: str, events: list[ActivationEvent]) -> None:
     if activation.hold_id is None:  # a placed order always has its hold (ordering sets it before the call)
         raise RuntimeError(f"activation #{activation.pk} is placed without a hold")
     wallet.charge(
@@ -244,7 +273,7 @@ def _charge(activation: Activation, *, actor: str) -> None:
         reference=ledger_reference(activation.pk),
     )
     _record_upstream_cost(activation, actor=actor)
-    _set_billing(activation, Activation.BillingStatus.BILLED, actor=actor, kind="charged")
+    _set_billing(activation, Activation.BillingStatus.BILLED, actor=actor, kind="charged", events=events)
 
 
 def _record_upstream_cost(activation: Activation, *, actor: str) -> None:
@@ -259,13 +288,13 @@ def _record_upstream_cost(activation: Activation, *, actor: str) -> None:
         )
 
 
-def _release(activation: Activation, *, actor: str) -> None:
+def _release(activation: Activation, *, actor: str, events: list[ActivationEvent]) -> None:
     if activation.hold_id is not None:
         wallet.release_hold(hold_id=activation.hold_id)
-    _set_billing(activation, Activation.BillingStatus.RELEASED, actor=actor, kind="released")
+    _set_billing(activation, Activation.BillingStatus.RELEASED, actor=actor, kind="released", events=events)
 
 
-def _refund(activation: Activation, *, actor: str, supplier_refunded: bool) -> None:
+def _refund(activation: Activation, *, actor: str, supplier_refunded: bool, events: list[ActivationEvent]) -> None:
     """Refund the user once. The supplier's price is reversed when the supplier refunded it (an approved
     report), or booked as a refund loss when it kept it (the user canceled after the SMS)."""
     wallet.refund(
@@ -282,7 +311,7 @@ def _refund(activation: Activation, *, actor: str, supplier_refunded: bool) -> N
             idempotency_key=settlement_key(activation.pk, "refund-loss"),
             actor=actor,
         )
-    _set_billing(activation, Activation.BillingStatus.REFUNDED, actor=actor, kind="refunded")
+    _set_billing(activation, Activation.BillingStatus.REFUNDED, actor=actor, kind="refunded", events=events)
 
 
 def _reverse_upstream_cost(activation: Activation, *, actor: str) -> None:

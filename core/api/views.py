@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django_ratelimit.core import get_usage
 from rest_framework import exceptions as drf
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import ratelimit
 from core.api.clientip import client_ip
 from core.api.errors import RETRY_AFTER_SECONDS
 from core.errors import InvalidInput, InvalidKey, RateLimited
@@ -29,8 +29,8 @@ def _check_body_size(request, limit: int) -> None:
 
 
 def _count(request, group: str, key: str, limit: int) -> dict | None:
-    """Count the request in its one-minute window of the shared cache; returns the usage."""
-    return get_usage(request, group=group, key=lambda group, req: key, rate=f"{limit}/m", increment=True)
+    """Count the request in its one-minute window of the shared cache (one round trip); returns the usage."""
+    return ratelimit.count(group=group, key=key, limit=limit)
 
 
 def _over(usage: dict | None) -> bool:
@@ -38,7 +38,7 @@ def _over(usage: dict | None) -> bool:
 
 
 class _RateLimitedView(APIView):
-    """Counts every request in a one-minute window of the shared cache (django-ratelimit)."""
+    """Counts every request in a one-minute window of the shared cache (``core.api.ratelimit``)."""
 
     # Subclasses define the group, rate_limit_key(request) and rate_limit_per_minute(request).
     rate_limit_group: str = ""

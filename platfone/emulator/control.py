@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from platfone.emulator import delivery
 from platfone.emulator.errors import EmulatorError, bad_request
 from platfone.emulator.state import Emulator
 from platfone.emulator.wsgi import query, read_json
@@ -118,10 +119,12 @@ class ControlApi:
 
     def _counters(self, body: Any, q: dict[str, str]) -> dict[str, Any]:
         counts = self.emulator.request_counts()
-        return {"total": sum(counts.values()), "by_endpoint": counts}
+        acks = [round(seconds * 1000, 1) for seconds in delivery.ACK_SECONDS]
+        return {"total": sum(counts.values()), "by_endpoint": counts, "webhook_ack_ms": acks}
 
     def _reset_counters(self, body: Any, q: dict[str, str]) -> dict[str, bool]:
         self.emulator.reset_counters()
+        delivery.ACK_SECONDS.clear()
         return {"ok": True}
 
     def _clear_faults(self, body: Any, q: dict[str, str]) -> dict[str, bool]:

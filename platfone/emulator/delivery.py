@@ -7,6 +7,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
 import requests
@@ -16,9 +17,20 @@ logger = logging.getLogger("platfone.emulator")
 DEFAULT_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
+# How long each webhook POST of the default sender took, from the sender's side (connect, wait to be accepted,
+# the receiver's work, the answer), in seconds: what `make bench` reports as "webhook acknowledged".
+ACK_SECONDS: deque[float] = deque(maxlen=100_000)
+
+
 def post_webhook(url: str, headers: Mapping[str, str], body: bytes) -> int:
     """Default sender: one HTTP POST, returning the status code (exceptions mean "not delivered")."""
-    return requests.post(url, data=body, headers=dict(headers), timeout=(3.05, 10), allow_redirects=False).status_code
+    began = time.monotonic()
+    try:
+        return requests.post(
+            url, data=body, headers=dict(headers), timeout=(3.05, 10), allow_redirects=False
+        ).status_code
+    finally:
+        ACK_SECONDS.append(time.monotonic() - began)
 
 
 class DeliveryWorker:

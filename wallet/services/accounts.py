@@ -12,7 +12,6 @@ from wallet.services.protocol import checked_amount, lock_accounts
 SYSTEM_ACCOUNT_TYPES = frozenset(Account.Type) - {Account.Type.USER_WALLET}
 
 
-@transaction.atomic
 def user_wallet_get_or_create(*, user: User) -> Account:
     """The user's wallet, created empty on first use. Race-safe: concurrent callers get the same row.
 

@@ -74,12 +74,14 @@ def place_hold(
     return post_once(Hold, idempotency_key=idempotency_key, lock=[wallet], replay=replay, post=post)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def release_hold(*, hold_id: int) -> Hold:
     """Release an active hold: its funds become available again; nothing is posted.
 
     A hold already released or captured is returned unchanged (a no-op), so releasing twice is harmless.
-    Locks the wallet; the status moves by compare-and-set.
+    Locks the wallet; the status moves by compare-and-set. Inside a caller's transaction it takes no savepoint
+    (settlement releases on every cancel and expiry): it has no business error to recover from, so any failure
+    aborts the caller's whole transaction, and nothing is half-written.
     """
     hold = _hold_or_error(hold_id)
     if hold.status != Hold.Status.ACTIVE:
