@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The production layout of README's "Production" section, from a fresh clone, on PostgreSQL + Redis:
-# the README's install and tenant blocks run as written, the Procfile's four processes (web pool, webhooks pool,
-# Celery worker, one beat) plus the emulator as the supplier; then the usage flow through them: an order, an SMS
-# played by the emulator, its signed webhook through the webhooks pool, the code and the charge over the API;
+# the README's install and tenant blocks run as written, the Procfile's five processes (web pool, webhooks pool,
+# Celery worker, the notify worker, one beat) plus the emulator as the supplier; then the usage flow through
+# them: an order, an SMS played by the emulator, its signed webhook through the webhooks pool, the code and the charge over the API;
 # /health/ and doctor. Stops exactly the process groups it started. Runs in well under 3 minutes.
 #
 #   PROD_CI_VENV   a virtualenv with requirements.txt installed, reused so the clone's `pip install` is instant
@@ -89,7 +89,7 @@ export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB REDIS_URL=redis://127
 export ALLOWED_HOSTS=shop.ci.test,127.0.0.1 CSRF_TRUSTED_ORIGINS=https://shop.ci.test SECURE_SSL_REDIRECT=0
 export VAR_DIR=$WORK/var CACHE_KEY_PREFIX=production-ci
 export WEB_BIND=127.0.0.1:$WEB_PORT WEBHOOK_BIND=127.0.0.1:$WEBHOOK_PORT
-export WEB_WORKERS=2 WEB_THREADS=4 WEBHOOK_WORKERS=1 WEBHOOK_THREADS=2 WORKER_CONCURRENCY=2
+export WEB_WORKERS=2 WEB_THREADS=4 WEBHOOK_WORKERS=1 WEBHOOK_THREADS=2 WORKER_CONCURRENCY=2 NOTIFY_CONCURRENCY=1
 unset CELERY_TASK_ALWAYS_EAGER CUSTOMER_WEBHOOKS_ALLOW_LOOPBACK
 
 log "README: install"
@@ -119,6 +119,11 @@ beat_ran() {
 }
 for _ in $(seq 1 120); do beat_ran && break; sleep 0.5; done
 beat_ran || fail "beat recorded no run"
+# the notify worker serves the notify queue alone (customer webhooks, code e-mails)
+for _ in $(seq 1 120); do grep -q " ready\." "$WORK/logs/notify.log" && break; sleep 0.5; done
+grep -q "notify@.* ready\." "$WORK/logs/notify.log" || fail "the notify worker did not start"
+grep -Eq "^ +\.> notify +exchange" "$WORK/logs/notify.log" || fail "the notify worker does not serve the notify queue"
+if grep -Eq "^ +\.> celery +exchange" "$WORK/logs/notify.log"; then fail "the notify worker serves the default queue"; fi
 
 log "README: a tenant, its user, key, credit; doctor"
 run_readme_block tenant || fail "the README's tenant block (doctor's ✗ lines above)"

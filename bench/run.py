@@ -199,6 +199,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--celery-concurrency", type=int, default=env_default("BENCH_CELERY_CONCURRENCY", 2))
     p.add_argument(
+        "--notify-concurrency", type=int, default=env_default("BENCH_NOTIFY_CONCURRENCY", 2), help="notify worker"
+    )
+    p.add_argument(
         "--pg",
         default=env_default("BENCH_PG", "postgres://postgres@127.0.0.1:5432"),
         help="PostgreSQL server URL (no database)",
@@ -750,6 +753,16 @@ class Bench:
                     str(a.celery_concurrency),
                     "-n",
                     f"bench-{self.web_port}@%h",
+                ],
+                self.env,
+                self.run_dir,
+            )
+            # the Procfile's notify worker: customer webhooks never wait behind the beat's syncs
+            start(
+                "celery-notify",
+                [
+                    *(PY, "-m", "celery", "-A", "reseller", "worker", "-Q", "notify", "--loglevel", "INFO"),
+                    *("--concurrency", str(a.notify_concurrency), "-n", f"bench-notify-{self.web_port}@%h"),
                 ],
                 self.env,
                 self.run_dir,

@@ -19,6 +19,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env", override=False)
@@ -203,6 +204,16 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Two queues. "notify" carries what a customer waits for (webhook fan-out and delivery, the code by e-mail); the
+# Procfile's `notify` worker serves only it, so a slow periodic task (a sync, the alert check) never holds a code
+# back. A worker started without -Q serves both, so an installation without the `notify` process still delivers.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery", routing_key="celery"), Queue("notify", routing_key="notify"))
+CELERY_TASK_ROUTES = {
+    "webhooks.fan_out": {"queue": "notify"},
+    "webhooks.deliver": {"queue": "notify"},
+    "portal.code_email": {"queue": "notify"},
+}
 
 # --- auth ------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -3,7 +3,8 @@
 
 Migrates, seeds two demo storefronts, then starts and supervises: two Platfone emulators (each storefront
 has its own upstream account, and each emulator posts its webhooks to its own storefront's URL), the web
-server, and a Celery worker with an embedded beat. Prints the storefront URLs, the demo log-in and the
+server, a Celery worker with an embedded beat, and the ``notify`` worker (customer webhooks and code e-mails,
+on their own queue, as in the Procfile). Prints the storefront URLs, the demo log-in and the
 demo API key. Ctrl-C or SIGTERM stops exactly the processes it started.
 """
 
@@ -223,6 +224,14 @@ def main() -> None:
             "2",
             "--schedule",
             str(ROOT / "var" / "celerybeat-schedule"),
+        ],
+    )
+    # What a customer waits for has its own worker, as in production: a slow sync never holds a webhook back.
+    start(
+        "notify",
+        [
+            *(PYTHON, "-m", "celery", "-A", "reseller", "worker", "-Q", "notify", "-n", "notify@%h"),
+            *("--loglevel", "INFO", "--concurrency", "2"),
         ],
     )
     wait_for(f"http://{HOST}:{PORT}/healthz")

@@ -14,17 +14,21 @@ def procfile() -> dict[str, str]:
     return {name: command for name, command in entries}
 
 
-def test_the_procfile_has_the_two_web_pools_the_worker_and_one_beat():
+def test_the_procfile_has_the_two_web_pools_the_two_workers_and_one_beat():
     processes = procfile()
-    assert list(processes) == ["web", "webhooks", "worker", "beat"]
+    assert list(processes) == ["web", "webhooks", "worker", "notify", "beat"]
     assert processes["web"].startswith(".venv/bin/python -m gunicorn reseller.wsgi --bind ${WEB_BIND:-127.0.0.1:8000}")
     assert processes["webhooks"].startswith(
         ".venv/bin/python -m gunicorn reseller.wsgi --bind ${WEBHOOK_BIND:-127.0.0.1:8010}"
     )
     assert processes["worker"].startswith(".venv/bin/python -m celery -A reseller worker ")
     assert processes["beat"].startswith(".venv/bin/python -m celery -A reseller beat ")
+    # the notify worker serves only the notify queue, under its own node name; the main worker serves every queue
+    assert processes["notify"].startswith(".venv/bin/python -m celery -A reseller worker -Q notify -n notify@%h ")
+    assert not re.search(r"(^|\s)(-Q|--queues)(\s|=)", processes["worker"])
     # beat runs once, on its own: never embedded in a worker (-B would run every periodic task once per worker)
-    assert not re.search(r"(^|\s)(-B|--beat)(\s|$)", processes["worker"])
+    for worker in ("worker", "notify"):
+        assert not re.search(r"(^|\s)(-B|--beat)(\s|$)", processes[worker])
 
 
 def readme_block(name: str) -> str:
