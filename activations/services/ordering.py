@@ -156,6 +156,7 @@ def _open_order(
         idempotency_key=settlement_key(activation.pk, f"hold:{sell_cents}"),
         reference=ledger_reference(activation.pk),
         description=f"Order {service_id} {country_id} #{activation.pk}",
+        new_key=True,  # named after the activation this transaction has just inserted
     )
     open_count, below_floor = selectors.user_order_limits(user=user)
     open_orders = open_count - 1  # without this order

@@ -14,6 +14,7 @@ from wallet.services.protocol import (
     check_key,
     checked_amount,
     checked_reference,
+    insert_new,
     insert_once,
     lock_accounts,
     post_once,
@@ -21,7 +22,6 @@ from wallet.services.protocol import (
 )
 
 
-@transaction.atomic
 def place_hold(
     *,
     user: User,
@@ -29,6 +29,7 @@ def place_hold(
     idempotency_key: str,
     reference: str = "",
     description: str = "",
+    new_key: bool = False,
 ) -> Hold:
     """Set ``amount_cents`` (> 0) aside on the user's wallet for a pending order (``reference`` names it).
 
@@ -36,7 +37,26 @@ def place_hold(
     available funds (balance minus active holds) are short. Idempotent: the same key returns the hold already
     placed, whatever its status now; the same key for another user or amount raises ``IdempotencyConflict``.
     Locks the wallet, so holds, charges and debits of one wallet never overdraw it together.
+
+    ``new_key``: the key names a row inserted by the caller's own open transaction (an order placing its first
+    hold), so no hold can have it yet: no look-ups and no savepoint around the insert (``post_once``), nor
+    around the whole call: the caller's transaction is the unit, and any error (``InsufficientBalance``
+    included) must abort it, which the order does.
     """
+    with transaction.atomic(savepoint=not new_key):
+        return _place_hold(
+            user=user,
+            amount_cents=amount_cents,
+            idempotency_key=idempotency_key,
+            reference=reference,
+            description=description,
+            new_key=new_key,
+        )
+
+
+def _place_hold(
+    *, user: User, amount_cents: int, idempotency_key: str, reference: str, description: str, new_key: bool
+) -> Hold:
     amount = checked_amount(amount_cents)
     check_key(idempotency_key)
     reference = checked_reference(reference)
@@ -58,20 +78,20 @@ def place_hold(
                 required_cents=amount,
                 available_cents=locked_wallet.available_cents,
             )
-        hold = insert_once(
-            Hold,
-            account=locked_wallet,
-            amount_cents=amount,
-            idempotency_key=idempotency_key,
-            reference=reference,
-            description=description,
-        )
+        fields = {
+            "account": locked_wallet,
+            "amount_cents": amount,
+            "idempotency_key": idempotency_key,
+            "reference": reference,
+            "description": description,
+        }
+        hold = insert_new(Hold, **fields) if new_key else insert_once(Hold, **fields)
         if hold is not None:
             locked_wallet.held_cents += amount
             locked_wallet.save(update_fields=["held_cents"])
         return hold
 
-    return post_once(Hold, idempotency_key=idempotency_key, lock=[wallet], replay=replay, post=post)
+    return post_once(Hold, idempotency_key=idempotency_key, lock=[wallet], replay=replay, post=post, new_key=new_key)
 
 
 @transaction.atomic(savepoint=False)

@@ -45,20 +45,28 @@ def post_once(
     lock: Iterable[Account],
     replay: Callable[[Keyed], Keyed],
     post: Callable[[dict[int, Account]], Keyed | None],
+    new_key: bool = False,
 ) -> Keyed:
     """Create the ``model`` row of ``idempotency_key`` exactly once; see the module docstring.
 
     ``replay`` validates a row already there under the key (returns it or raises ``IdempotencyConflict``);
     ``post`` checks the rule on the locked accounts and writes, returning None when ``insert_once`` lost the
     key to a concurrent insert.
+
+    ``new_key``: the caller guarantees that no row can hold the key yet (it names a row the caller's own open
+    transaction has just inserted, so no other transaction can know it): steps 2 and 4 are skipped. Should the
+    guarantee ever be broken, the unique index still refuses the second row, and the caller's whole transaction
+    fails: never a second posting.
     """
-    existing = find_by_key(model, idempotency_key)
-    if existing is not None:
-        return replay(existing)
+    if not new_key:
+        existing = find_by_key(model, idempotency_key)
+        if existing is not None:
+            return replay(existing)
     locked = lock_accounts(*(account.pk for account in lock))
-    existing = find_by_key(model, idempotency_key)
-    if existing is not None:
-        return replay(existing)
+    if not new_key:
+        existing = find_by_key(model, idempotency_key)
+        if existing is not None:
+            return replay(existing)
     created = post(locked)
     if created is None:
         winner = find_by_key(model, idempotency_key)
@@ -70,6 +78,13 @@ def post_once(
 
 def find_by_key(model: type[Keyed], idempotency_key: str) -> Keyed | None:
     return model.objects.filter(idempotency_key=idempotency_key).first()
+
+
+def insert_new(model: type[Keyed], **fields: object) -> Keyed:
+    """Insert a row whose key cannot exist yet (``post_once``'s ``new_key``): no savepoint. A duplicate key raises
+    ``IntegrityError``, which aborts the caller's transaction."""
+    fields["description"] = str(fields.get("description") or "")[:MAX_DESCRIPTION_LENGTH]
+    return model.objects.create(**fields)
 
 
 def insert_once(model: type[Keyed], **fields: object) -> Keyed | None:
