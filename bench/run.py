@@ -476,7 +476,8 @@ class CustomerReceiver:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self.thread.is_alive():  # shutdown() waits for serve_forever, forever if it never started
+            self.server.shutdown()
         self.server.server_close()
 
     def record(self, path: str, headers: dict[str, str], body: bytes, arrived: float) -> None:
@@ -1036,8 +1037,11 @@ class Bench:
             rate = max(1.0, out["poll_webhooks_on"]["rps"] * a.open_loop_fraction)
             self.wait_for_quiet()
             targets_ = [(f"/api/v1/activations/{x['id']}/poll", x["key"]) for x in poll_on]
+            eb.reset_counters()
             out["poll_open_loop"] = self.open_loop(targets_, rate=rate, seconds=seconds)
             out["poll_open_loop"]["fraction_of_capacity"] = a.open_loop_fraction
+            # a poll that finds its activation's safety window passed syncs it in the request (upstream latency)
+            out["poll_open_loop"]["upstream_calls"] = eb.counters()["by_endpoint"]
 
         with self.phase("1. ceiling (second)"):
             second = closed_loop("ceiling2", "CeilingUser", ceiling_data, ["GET ceiling"])
@@ -1557,13 +1561,9 @@ def targets(r: dict) -> list[dict]:
         if poll:
             ratio = poll.get("ratio_to_ceiling")
             add(f"GET poll ({label}) throughput / ceiling", ratio, ">= 0.6", None if ratio is None else ratio >= 0.6)
-            p99 = poll.get("p99_ms")
-            add(
-                f"GET poll ({label}) p99 at {r['config']['clients']} clients (ms)",
-                p99,
-                "<= 50",
-                None if p99 is None else p99 <= 50,
-            )
+            # Its latency at 50 closed-loop clients is reported in the throughput table but is not a target: at
+            # saturation it is the queue those clients build (Little's law), whatever the code. Issue 14's
+            # latency target is the open loop's, below.
     for key, label, limit in (("wallet", "GET wallet", 0.6), ("price", "GET price (warm cache)", 0.5)):
         figure = t.get(key)
         if figure:
