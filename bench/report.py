@@ -85,7 +85,13 @@ def render(r: dict, results_file: str = "") -> str:
     add(
         f"**Stack:** gunicorn `-w {c['workers']} -k gthread --threads {c['threads']}`, `DEBUG=0`, access log on; "
         "Celery "
-        f"worker (concurrency {c['celery_concurrency']}) and beat on Redis; emulator latency {c['latency_ms']} ms per "
+        f"worker (concurrency {c['celery_concurrency']})"
+        + (
+            f", the `notify` worker for customer webhooks (concurrency {c['notify_concurrency']})"
+            if c.get("notify_concurrency")
+            else ""
+        )
+        + f" and beat on Redis; emulator latency {c['latency_ms']} ms per "
         f"upstream call. `/webhooks/` is served by a gunicorn pool of its own (`-w {c.get('webhook_workers', '?')} "
         f"-k gthread --threads {c.get('webhook_threads', '?')}`), as in production (docs/deployment.md). "
         f"The load generator (locust, one process) runs on the same {m['cores']} cores as the stack, "
