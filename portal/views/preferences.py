@@ -96,32 +96,30 @@ def _remember(response, *, language: str | None = None, theme: str | None = None
             response.delete_cookie(THEME_COOKIE)
 
 
+def _switch(request, form_class, field: str):
+    """One preference from the header's switcher: saved on a signed-in user, remembered in a cookie for anyone,
+    then back to the page it was chosen on (an invalid choice changes nothing)."""
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return redirect(_next(request))
+    choice = {field: form.cleaned_data[field]}
+    if request.user.is_authenticated:
+        accounts_services.user_preferences_set(user=request.user, **choice)
+    response = redirect(_next(request))
+    _remember(response, **choice)
+    return response
+
+
 @storefront_view
 @require_POST
 def language_switch(request):
-    form = LanguageForm(request.POST)
-    if not form.is_valid():
-        return redirect(_next(request))
-    language = form.cleaned_data["language"]
-    if request.user.is_authenticated:
-        accounts_services.user_preferences_set(user=request.user, language=language)
-    response = redirect(_next(request))
-    _remember(response, language=language)
-    return response
+    return _switch(request, LanguageForm, "language")
 
 
 @storefront_view
 @require_POST
 def theme_switch(request):
-    form = ThemeForm(request.POST)
-    if not form.is_valid():
-        return redirect(_next(request))
-    theme = form.cleaned_data["theme"]
-    if request.user.is_authenticated:
-        accounts_services.user_preferences_set(user=request.user, theme=theme)
-    response = redirect(_next(request))
-    _remember(response, theme=theme)
-    return response
+    return _switch(request, ThemeForm, "theme")
 
 
 @storefront_view

@@ -89,10 +89,9 @@ def insert_new(model: type[Keyed], **fields: object) -> Keyed:
 
 def insert_once(model: type[Keyed], **fields: object) -> Keyed | None:
     """Insert a row in a savepoint; None if a concurrent transaction committed the same key first."""
-    fields["description"] = str(fields.get("description") or "")[:MAX_DESCRIPTION_LENGTH]
     try:
         with transaction.atomic():
-            return model.objects.create(**fields)
+            return insert_new(model, **fields)
     except IntegrityError:
         if find_by_key(model, str(fields["idempotency_key"])) is None:
             raise  # another constraint failed, not the key's
