@@ -193,6 +193,17 @@ def render(r: dict, results_file: str = "") -> str:
             f"{_ms(ol['p50_ms'])} ms, p90 {_ms(ol['p90_ms'])} ms, **p99 {_ms(ol['p99_ms'])} ms**, max "
             f"{_ms(ol['max_ms'])} ms; CPU busy {_pct(ol.get('cpu_busy_pct'))}, other procs {_cores(ol)}."
         )
+        tail = ol.get("tail") or {}
+        if tail.get("joined"):
+            add("")
+            add(
+                f"Its slowest 1 % ({tail['requests']} requests, median {_ms(tail['latency_median_ms'])} ms): "
+                f"gunicorn's own time for them (access log) median {_ms(tail['server_median_ms'])} ms; "
+                f"{tail['mostly_inside_request']} of {tail['joined']} spent at least half their latency inside the "
+                f"request; {tail['during_worker_gc_pause']} coincided with a garbage-collection pause of 20 ms or more "
+                f"in their worker (the web workers paused ≥ 20 ms {tail['worker_gc_pauses_over_20ms']} times during "
+                f"the phase, longest {_ms(tail['worker_gc_pause_max_ms'])} ms)."
+            )
         add("")
 
     prof = r.get("profile") or {}

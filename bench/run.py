@@ -539,6 +539,7 @@ class Bench:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.run_dir = RESULTS / "tmp" / f"{stamp}-{args.name}"
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "gc").mkdir()
         self.web_port = free_port()
         self.base = f"http://{HOST}:{self.web_port}"
         # /webhooks/ has its own small gunicorn pool, as in production (docs/deployment: the proxy routes it there),
@@ -562,6 +563,8 @@ class Bench:
             "PYTHONUNBUFFERED": "1",
             # The customers' webhook endpoints are this harness's receiver on 127.0.0.1 (see LIFTED).
             "CUSTOMER_WEBHOOKS_ALLOW_LOOPBACK": "1",
+            # every process of the stack logs its garbage-collection pauses there (bench/settings.py)
+            "BENCH_GC_LOG_DIR": str(self.run_dir / "gc"),
         }
         self.receiver = CustomerReceiver()
         self.emulators = {
@@ -684,7 +687,9 @@ class Bench:
 
         with self.phase("setup: start gunicorn, celery worker and beat"):
             a = self.args
-            access = "%(s)s %(m)s %(U)s %(M)s"  # status, method, path, ms: the 5xx check reads it
+            # status, method, path, ms (the 5xx check and the webhook figure read these), then µs, worker pid and the
+            # open-loop driver's sequence number (its tail analysis joins on it)
+            access = "%(s)s %(m)s %(U)s %(M)s %(D)s %(p)s %({x-bench-seq}i)s"
             start(
                 "gunicorn",
                 [
@@ -1102,17 +1107,18 @@ class Bench:
 
         jobs: queue.Queue = queue.Queue()
         latencies: list[float] = []
+        requests: list[tuple[int, float, float]] = []  # sequence number, scheduled, answered (monotonic)
         statuses: Counter[str] = Counter()
         lock = threading.Lock()
 
         def worker() -> None:
             conn: http.client.HTTPConnection | None = None
             while (job := jobs.get()) is not None:
-                scheduled, path, key = job
+                seq, scheduled, path, key = job
                 try:
                     if conn is None:
                         conn = http.client.HTTPConnection(HOST, self.web_port, timeout=30)
-                    conn.request("GET", path, headers={"X-Api-Key": key})
+                    conn.request("GET", path, headers={"X-Api-Key": key, "X-Bench-Seq": str(seq)})
                     response = conn.getresponse()
                     response.read()
                     status = str(response.status)
@@ -1124,6 +1130,7 @@ class Bench:
                 done = time.monotonic()
                 with lock:
                     latencies.append((done - scheduled) * 1000)
+                    requests.append((seq, scheduled, done))
                     statuses[status] += 1
 
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
@@ -1139,7 +1146,7 @@ class Bench:
             if delay > 0:
                 time.sleep(delay)
             path, key = targets_[sent % len(targets_)]
-            jobs.put((due, path, key))
+            jobs.put((sent, due, path, key))
             sent += 1
         for _ in threads:
             jobs.put(None)
@@ -1160,6 +1167,52 @@ class Bench:
             "max_ms": percentile(latencies, 100),
             "cpu_busy_pct": cpu_busy(cpu_before, cpu_sample()),
             "cpu_cores": CpuMonitor.cores(monitor_before, self.cpu.snapshot()),
+            "tail": self.open_loop_tail(requests),
+        }
+
+    def open_loop_tail(self, requests: list[tuple[int, float, float]]) -> dict:
+        """Where the open loop's slowest 1 % of requests spent their time: gunicorn's own time for each (its access
+        log, joined on the ``X-Bench-Seq`` header), and the garbage-collection pauses of the worker that served it
+        (``bench/settings.py`` logs every pause of 5 ms or more, per process)."""
+        served: dict[int, tuple[float, str]] = {}  # seq -> (server ms, worker pid)
+        access = self.run_dir / "access.log"
+        for line in access.read_text(errors="replace").splitlines() if access.exists() else []:
+            fields = line.split()
+            if len(fields) == 7 and fields[6].isdigit():
+                served[int(fields[6])] = (int(fields[4]) / 1000, fields[5].strip("<>"))
+        if not requests:
+            return {}
+        began, ended = min(r[1] for r in requests), max(r[2] for r in requests)
+        pauses: dict[str, list[tuple[float, float]]] = {}  # pid -> [(start, ms)] during the phase
+        for pid in {pid for _, pid in served.values()}:
+            path = self.run_dir / "gc" / f"gc-{pid}.txt"
+            for line in path.read_text().splitlines() if path.exists() else []:
+                start, ms, _ = line.split()
+                if began <= float(start) <= ended:
+                    pauses.setdefault(pid, []).append((float(start), float(ms)))
+        slowest = sorted(requests, key=lambda r: r[2] - r[1], reverse=True)[: max(1, len(requests) // 100)]
+        inside = in_gc = 0
+        server_ms: list[float] = []
+        for seq, scheduled, done in slowest:
+            if seq not in served:
+                continue
+            ms, pid = served[seq]
+            server_ms.append(ms)
+            inside += ms >= (done - scheduled) * 1000 / 2
+            in_gc += any(scheduled <= start <= done and pause >= 20 for start, pause in pauses.get(pid, []))
+        all_pauses = [ms for found in pauses.values() for _, ms in found]
+        return {
+            "what": "the slowest 1 % of the open loop's requests: gunicorn's own time for them (access log), how "
+            "many spent at least half their latency inside the request, and how many coincided with a "
+            "garbage-collection pause of 20 ms or more in the worker that served them",
+            "requests": len(slowest),
+            "joined": len(server_ms),
+            "latency_median_ms": percentile([(d - s) * 1000 for _, s, d in slowest], 50),
+            "server_median_ms": percentile(server_ms, 50),
+            "mostly_inside_request": inside,
+            "during_worker_gc_pause": in_gc,
+            "worker_gc_pauses_over_20ms": sum(ms >= 20 for ms in all_pauses),
+            "worker_gc_pause_max_ms": max(all_pauses, default=None),
         }
 
     # --- phase 2 ---
@@ -1389,7 +1442,7 @@ class Bench:
             if status.startswith("5") and len(server_errors) < 20:
                 server_errors.append(line.strip())
             fields = rest.split()
-            if len(fields) == 3 and fields[1].startswith("/webhooks/platfone/"):
+            if len(fields) >= 3 and fields[1].startswith("/webhooks/platfone/"):
                 with contextlib.suppress(ValueError):
                     webhook_ms.append(float(fields[2]))
         errors: Counter[str] = Counter()
