@@ -119,7 +119,7 @@ beat_ran() {
 }
 for _ in $(seq 1 120); do beat_ran && break; sleep 0.5; done
 beat_ran || fail "beat recorded no run"
-# the notify worker serves the notify queue alone (customer webhooks, code e-mails)
+# the notify worker serves the notify queue alone (supplier webhooks applied, customer webhooks, code e-mails)
 for _ in $(seq 1 120); do grep -q " ready\." "$WORK/logs/notify.log" && break; sleep 0.5; done
 grep -q "notify@.* ready\." "$WORK/logs/notify.log" || fail "the notify worker did not start"
 grep -Eq "^ +\.> notify +exchange" "$WORK/logs/notify.log" || fail "the notify worker does not serve the notify queue"
@@ -149,7 +149,12 @@ grep "POST /webhooks/platfone/$SLUG/" "$WORK/logs/webhooks.log" || fail "no webh
 grep -q "POST /webhooks/platfone/$SLUG/ HTTP/1.1\" 200" "$WORK/logs/webhooks.log" || fail "the webhook was refused"
 if grep -q "/webhooks/" "$WORK/logs/web.log"; then fail "a webhook went to the web pool"; fi
 
-ACTIVATION=$(curl -fsS -H "X-Api-Key: $KEY" "$B/index.php?path=activations/$ID")
+# the webhook's request stored the event; the notify worker applies it a few milliseconds later
+for _ in $(seq 1 40); do
+  ACTIVATION=$(curl -fsS -H "X-Api-Key: $KEY" "$B/index.php?path=activations/$ID")
+  [ "$(echo "$ACTIVATION" | json "['data']['sms_code']")" = 424242 ] && break
+  sleep 0.25
+done
 echo "$ACTIVATION"
 [ "$(echo "$ACTIVATION" | json "['data']['sms_code']")" = 424242 ] || fail "the code is not visible"
 [ "$(echo "$ACTIVATION" | json "['data']['billing_status']")" = billed ] || fail "not charged"

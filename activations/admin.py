@@ -196,8 +196,8 @@ class UpstreamAccountStatusAdmin(ReadOnlyScopedAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyScopedAdmin):
-    list_display = ("received_at", "tenant", "type", "event_id", "upstream_id")
-    list_filter = ("type",)
+    list_display = ("received_at", "applied_at", "tenant", "type", "event_id", "upstream_id")
+    list_filter = ("type", ("applied_at", admin.EmptyFieldListFilter))
     search_fields = ("event_id", "upstream_id")
 
     def get_readonly_fields(self, request, obj=None):

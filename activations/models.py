@@ -161,7 +161,8 @@ class UpstreamAccountStatus(models.Model):
 
 
 class WebhookEvent(models.Model):
-    """A webhook event we accepted; the unique id per tenant makes a replay harmless."""
+    """A webhook event we accepted; the unique id per tenant makes a replay harmless. The request stores it and
+    answers; a worker applies it (``applied_at``), and the beat's sweep applies any the queue lost."""
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="webhook_events")
     event_id = models.CharField(max_length=100)
@@ -169,10 +170,14 @@ class WebhookEvent(models.Model):
     upstream_id = models.CharField(max_length=64, blank=True)
     payload = models.JSONField(default=dict)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
         constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="webhook_event_unique_per_tenant")]
+        indexes = [
+            models.Index(fields=["received_at"], condition=Q(applied_at__isnull=True), name="webhook_event_unapplied")
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"

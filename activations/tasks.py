@@ -19,6 +19,7 @@ from activations.services.maintenance import (
     finalize_due_activations,
 )
 from activations.services.reconcile import reconcile_tenant
+from activations.services.webhooks import ActivationNotKnownYet, webhook_event_apply, webhook_events_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -55,3 +56,18 @@ def finalize_due() -> dict[str, object]:
 @shared_task(name="activations.reconcile", ignore_result=True)
 def reconcile() -> dict[str, object]:
     return _each_tenant(lambda tenant: reconcile_tenant(tenant=tenant).summary(), "reconcile", include_suspended=True)
+
+
+@shared_task(name="activations.apply_webhook_event", ignore_result=True)
+def apply_webhook_event(stored_id: int) -> bool:
+    """Apply a supplier webhook event its request stored (the ``notify`` queue: an SMS waits on it)."""
+    try:
+        return webhook_event_apply(stored_id=stored_id, note_unknown=True)
+    except ActivationNotKnownYet as exc:
+        logger.info("webhook event %s: activation %s not known yet; the sweep applies it once it is", stored_id, exc)
+        return False
+
+
+@shared_task(name="activations.sweep_webhook_events", ignore_result=True)
+def sweep_webhook_events() -> dict[str, int]:
+    return webhook_events_sweep()

@@ -1,8 +1,9 @@
 """``POST /webhooks/platfone/<tenant>/``: the upstream tells us an activation changed.
 
 Verified with the tenant's webhook secret (``platfone.webhooks.verify``: signature and a 5-minute
-timestamp window), de-duplicated by event id, applied through ``apply_upstream_state`` — the same path
-as polling, so a webhook racing a poll charges once. Answers fast; nothing here calls the upstream.
+timestamp window), stored once per event id, and answered: a ``notify`` worker applies it after the commit
+through ``apply_upstream_state`` — the same path as polling, so a webhook racing a poll charges once — and the
+beat's sweep applies any the queue missed. Nothing here calls the upstream or takes a lock.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from accounts import selectors as accounts_selectors
 from activations import services
 from activations.models import WebhookEvent
 from activations.services.issues import invalid_upstream_data
-from activations.services.webhooks import ActivationNotKnownYet
 from platfone import webhooks
 from platfone.types import ParseError
 
@@ -81,10 +81,5 @@ def platfone_webhook(request, tenant_slug: str):
         # sharing their first 100 characters must not pass for one).
         logger.warning("webhook for %s rejected: event id of %d characters", tenant.slug, len(event.id))
         return _answer(400, "Webhook event id too long.", "invalid_params")
-    try:
-        services.webhook_event_apply(tenant=tenant, event=event)
-    except ActivationNotKnownYet as exc:
-        logger.info("webhook %s for %s: activation %s not known yet; asking for a retry", event.id, tenant.slug, exc)
-        services.webhook_failure_note(tenant=tenant)
-        return _answer(503, "Activation not known yet; retry later.", "retry_later")
+    services.webhook_event_record(tenant=tenant, event=event)
     return JsonResponse({"result": "success"})

@@ -204,12 +204,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Two queues. "notify" carries what a customer waits for (webhook fan-out and delivery, the code by e-mail); the
-# Procfile's `notify` worker serves only it, so a slow periodic task (a sync, the alert check) never holds a code
-# back. A worker started without -Q serves both, so an installation without the `notify` process still delivers.
+# Two queues. "notify" carries what a customer waits for (applying the supplier's webhooks, the customers' webhook
+# fan-out and delivery, the code by e-mail); the Procfile's `notify` worker serves only it, so a slow periodic task
+# (a sync, the alert check) never holds a code back. A worker started without -Q serves both, so an installation
+# without the `notify` process still delivers.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (Queue("celery", routing_key="celery"), Queue("notify", routing_key="notify"))
 CELERY_TASK_ROUTES = {
+    "activations.apply_webhook_event": {"queue": "notify"},  # the supplier's webhook, stored by the request
     "webhooks.fan_out": {"queue": "notify"},
     "webhooks.deliver": {"queue": "notify"},
     "portal.code_email": {"queue": "notify"},

@@ -11,7 +11,12 @@ from activations.services.actions import (
 from activations.services.ordering import activation_create
 from activations.services.settlement import Outcome, apply_upstream_state
 from activations.services.sync import activation_refresh, sync_due_activations
-from activations.services.webhooks import webhook_event_apply, webhook_failure_note, webhooks_healthy
+from activations.services.webhooks import (
+    webhook_event_apply,
+    webhook_event_record,
+    webhook_failure_note,
+    webhooks_healthy,
+)
 
 __all__ = [
     "Outcome",
@@ -26,6 +31,7 @@ __all__ = [
     "apply_upstream_state",
     "sync_due_activations",
     "webhook_event_apply",
+    "webhook_event_record",
     "webhook_failure_note",
     "webhooks_healthy",
 ]

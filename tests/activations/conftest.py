@@ -51,13 +51,13 @@ def _wire(monkeypatch, emu, tenants):
 
 
 def post_to_django(url, headers, body):
-    """What the upstream's webhook POST looks like to Django: sent through the test client, in this thread."""
+    """What the upstream's webhook POST looks like to Django: sent through the test client, in this thread (and
+    applied by the eager worker when it returns)."""
     from urllib.parse import urlsplit
 
-    from django.test import Client
+    from tests.supplier_webhooks import post_supplier_webhook
 
-    extra = {name: value for name, value in headers.items() if name.lower() != "content-type"}
-    return Client().post(urlsplit(url).path, data=body, content_type="application/json", headers=extra)
+    return post_supplier_webhook(urlsplit(url).path, body, headers)
 
 
 @pytest.fixture

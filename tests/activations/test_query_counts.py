@@ -19,6 +19,7 @@ def _hot_path_caches(settings):
     settings.API_KEY_CACHE_SECONDS = 60
     settings.PRICING_TERMS_CACHE_SECONDS = 60
 
+
 PRICE = "/api/v1/price?service_id=whatsapp&country_id=us"
 
 
@@ -102,3 +103,30 @@ def test_a_cold_key_costs_one_query_more_and_then_none(api, alice_key, alice, dj
         assert api.get("/api/v1/wallet").status_code == 200
     with django_assert_max_num_queries(1):
         assert api.get("/api/v1/wallet").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_supplier_webhook_is_stored_in_three_queries_and_applied_by_the_worker(
+    api, hooked_emulator, alice, alice_key, fund, monkeypatch
+):
+    # Issue 14: the supplier's webhook is acknowledged in milliseconds. Its request looks the tenant up,
+    # checks the webhook-seen mark (written at most every few seconds) and inserts the event; the apply, with its
+    # locks and the charge, is the notify worker's.
+    from activations import tasks
+    from tests.activations.test_webhooks import activation_event, send
+
+    fund(alice, 100_000)
+    api.credentials(HTTP_X_API_KEY=alice_key)
+    orders = [api.post("/api/v1/activations", {"service_id": "whatsapp", "country_id": "us"}, format="json")]
+    orders.append(api.post("/api/v1/activations", {"service_id": "whatsapp", "country_id": "us"}, format="json"))
+    assert all(o.status_code == 200 for o in orders)
+    hooked_emulator.webhooks_paused = True
+    first, second = (hooked_emulator.deliver_sms(o.json()["data"]["activation_id"], code="77") for o in orders)
+    handed = []
+    monkeypatch.setattr(tasks.apply_webhook_event, "delay", handed.append)
+    assert send(activation_event(first, "warm-1")).status_code == 200  # the tenant and the seen mark, warm
+    with CaptureQueriesContext(connection) as captured:
+        response = send(activation_event(second, "measured-1"))
+    assert response.status_code == 200
+    assert len(statements(captured)) <= 3, "\n".join(statements(captured))
+    assert len(handed) == 2

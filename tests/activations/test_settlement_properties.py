@@ -24,7 +24,6 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from django.db import transaction
-from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -38,6 +37,7 @@ from catalog import upstream
 from core.errors import DomainError
 from platfone.emulator import Emulator, EmulatorError, emulator_session
 from tests.factories import TenantFactory, UserFactory
+from tests.supplier_webhooks import post_supplier_webhook
 from wallet import selectors as wallet_selectors
 from wallet import services as wallet
 from wallet.models import JournalEntry
@@ -101,12 +101,7 @@ class SettlementMachine(RuleBasedStateMachine):
     def send_webhook(self, url, headers, body):
         if self.webhooks_down:
             return 503
-        extra = {name: value for name, value in headers.items() if name.lower() != "content-type"}
-        return (
-            Client()
-            .post("/webhooks/platfone/machine/", data=body, content_type="application/json", headers=extra)
-            .status_code
-        )
+        return post_supplier_webhook("/webhooks/platfone/machine/", body, headers).status_code
 
     def activations(self):
         return list(Activation.objects.filter(tenant=self.tenant).order_by("pk"))

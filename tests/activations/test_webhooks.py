@@ -12,14 +12,16 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, TestCase
 from django.utils import timezone
 
-from activations import selectors
+from accounts.models import Tenant
+from activations import selectors, tasks
 from activations.models import Activation, UpstreamAccountStatus, WebhookEvent
 from activations.services.sync import freshness_window
-from activations.services.webhooks import webhooks_healthy
+from activations.services.webhooks import RETRY_WINDOW, SWEEP_AFTER, webhooks_healthy
 from platfone.webhooks import signed_headers
+from tests.supplier_webhooks import post_supplier_webhook
 from wallet import selectors as wallet_selectors
 
 from .conftest import WEBHOOK_PATH, WEBHOOK_SECRET, last_event_id
@@ -50,8 +52,7 @@ def send(body: dict, *, secret=WEBHOOK_SECRET, event_id=None, timestamp=None, pa
     headers = signed_headers(secret, event_id, int(time.time()) if timestamp is None else timestamp, raw)
     if tamper is not None:
         raw = tamper(raw)
-    extra = {k: v for k, v in headers.items() if k != "Content-Type"}
-    return Client().post(path, data=raw, content_type="application/json", headers=extra)
+    return post_supplier_webhook(path, raw, headers)
 
 
 def activation_event(snapshot: dict, event_id: str, kind: str = "activation.updated") -> dict:
@@ -179,16 +180,16 @@ class TestActivationUpdated:
         assert response.status_code == 200
         assert Activation.objects.get(pk=data["id"]).billing_status == "billed"
 
-    def test_an_event_for_an_activation_we_do_not_know_yet_is_refused_for_a_retry_and_not_recorded(
-        self, hooked_emulator, alice
-    ):
-        # Its order may still be on its way back to us: the upstream's retry applies it once it is recorded;
+    def test_an_event_for_an_activation_we_do_not_know_is_stored_and_left_unapplied(self, hooked_emulator, alice):
+        # Its order may still be on its way back to us: the sweep applies it once the order is recorded (below);
         # one that never becomes known is left to reconciliation.
         snapshot = hooked_emulator.create_activation("acme-upstream", service_id="whatsapp", country_id="us")
         response = send(activation_event(snapshot, "stranger-1"))
-        assert response.status_code == 503 and response.json()["code"] == "retry_later"
+        assert response.status_code == 200
         assert not Activation.objects.exists()
-        assert not WebhookEvent.objects.exists()
+        stored = WebhookEvent.objects.get(event_id="stranger-1")
+        assert stored.applied_at is None and stored.upstream_id == snapshot["activation_id"]
+        assert console_webhook_failures() == 1  # counted once, by the worker's attempt
 
     def test_an_event_cannot_touch_another_tenants_activation(self, api, hooked_emulator, charlie, charlie_key, fund):
         # given: charlie (globex) has an activation; acme's secret signs an event naming its upstream id
@@ -197,8 +198,10 @@ class TestActivationUpdated:
         snapshot.update(sms_code="1", updated_at=snapshot["updated_at"] + 10, billing_status="billed")
         # when
         response = send(activation_event(snapshot, "cross-tenant-1"))
-        # then: acme does not know that activation
-        assert response.status_code == 503
+        tasks.sweep_webhook_events()
+        # then: acme does not know that activation; charlie's is untouched
+        assert response.status_code == 200
+        assert WebhookEvent.objects.get(event_id="cross-tenant-1").applied_at is None
         assert Activation.objects.get(pk=data["id"]).billing_status == "held"
 
     @pytest.mark.parametrize(
@@ -351,3 +354,102 @@ def test_a_get_on_the_webhook_endpoint_is_405_in_json(client, tenant):
     response = client.get(f"/webhooks/platfone/{tenant.slug}/")
     assert response.status_code == 405 and response["Allow"] == "POST"
     assert response.json()["code"] == "method_not_allowed"
+
+
+def console_webhook_failures() -> int:
+    from activations.selectors import webhook_failure_key
+
+    hour = int(timezone.now().timestamp() // 3600)
+    return sum(cache.get(webhook_failure_key(Tenant.objects.get(slug="acme").pk, hour - n), 0) for n in range(2))
+
+
+class TestStoredThenApplied:
+    """The request stores the event and answers; a notify worker applies it after the commit, and the beat's
+    sweep applies what the queue missed (issue 14: the supplier's webhook acknowledged in milliseconds)."""
+
+    def paused_sms(self, api, hooked_emulator, alice, alice_key, fund, code="4242"):
+        data = ordered(api, alice_key, fund, alice)
+        hooked_emulator.webhooks_paused = True
+        snapshot = hooked_emulator.deliver_sms(data["activation_id"], code=code)
+        return data, activation_event(snapshot, f"sms-{data['id']}")
+
+    def test_the_request_stores_the_event_and_applies_nothing(self, api, hooked_emulator, alice, alice_key, fund):
+        # given
+        data, event = self.paused_sms(api, hooked_emulator, alice, alice_key, fund)
+        raw = json.dumps(event).encode()
+        headers = {k: v for k, v in signed_headers(WEBHOOK_SECRET, event["id"], int(time.time()), raw).items()}
+        headers.pop("Content-Type")
+        # when: the webhook is answered, and what its commit hands to the worker is held back
+        with TestCase.captureOnCommitCallbacks(execute=False) as handed:
+            response = Client().post(WEBHOOK_PATH, data=raw, content_type="application/json", headers=headers)
+        # then: stored, answered, nothing charged yet; one task for the worker
+        assert response.status_code == 200 and response.json() == {"result": "success"}
+        stored = WebhookEvent.objects.get(event_id=event["id"])
+        assert stored.applied_at is None
+        assert Activation.objects.get(pk=data["id"]).billing_status == "held"
+        assert len(handed) == 1
+        # when: the worker runs it, twice (a redelivered task)
+        assert tasks.apply_webhook_event(stored.pk) is True
+        assert tasks.apply_webhook_event(stored.pk) is False
+        # then: charged once, and the event is marked applied
+        assert WebhookEvent.objects.get(pk=stored.pk).applied_at is not None
+        assert Activation.objects.get(pk=data["id"]).sms_code == "4242"
+        assert money(data["id"]).charged_cents == data["sell_price_cents"]
+        assert_ledger_clean()
+
+    def test_the_sweep_applies_an_event_whose_task_was_lost(self, api, hooked_emulator, alice, alice_key, fund):
+        # given: stored, but its task never ran (a lost publish, a worker killed mid-way)
+        data, event = self.paused_sms(api, hooked_emulator, alice, alice_key, fund)
+        raw = json.dumps(event).encode()
+        headers = dict(signed_headers(WEBHOOK_SECRET, event["id"], int(time.time()), raw))
+        headers.pop("Content-Type")
+        with TestCase.captureOnCommitCallbacks(execute=False):
+            Client().post(WEBHOOK_PATH, data=raw, content_type="application/json", headers=headers)
+        # when: the sweep runs before SWEEP_AFTER has passed, then after
+        first = tasks.sweep_webhook_events()
+        WebhookEvent.objects.update(received_at=timezone.now() - SWEEP_AFTER - timedelta(seconds=1))
+        second = tasks.sweep_webhook_events()
+        third = tasks.sweep_webhook_events()
+        # then: applied once, by the second
+        assert first == {"applied": 0, "not_known_yet": 0, "failed": 0}
+        assert second == {"applied": 1, "not_known_yet": 0, "failed": 0}
+        assert third == {"applied": 0, "not_known_yet": 0, "failed": 0}
+        assert money(data["id"]).charged_cents == data["sell_price_cents"]
+        assert_ledger_clean()
+
+    def test_an_event_that_came_before_its_order_was_recorded_is_applied_by_the_sweep_once_it_is(
+        self, api, hooked_emulator, alice, alice_key, fund
+    ):
+        # given: the SMS event arrives while our record of the order does not carry its upstream id yet
+        data, event = self.paused_sms(api, hooked_emulator, alice, alice_key, fund)
+        Activation.objects.filter(pk=data["id"]).update(upstream_id=None)
+        assert send(event).status_code == 200
+        WebhookEvent.objects.update(received_at=timezone.now() - SWEEP_AFTER - timedelta(seconds=1))
+        assert tasks.sweep_webhook_events() == {"applied": 0, "not_known_yet": 1, "failed": 0}
+        # when: the order's answer is recorded, and the sweep runs again
+        Activation.objects.filter(pk=data["id"]).update(upstream_id=data["activation_id"])
+        swept = tasks.sweep_webhook_events()
+        # then
+        assert swept == {"applied": 1, "not_known_yet": 0, "failed": 0}
+        assert Activation.objects.get(pk=data["id"]).sms_code == "4242"
+        assert money(data["id"]).charged_cents == data["sell_price_cents"]
+        assert_ledger_clean()
+
+    def test_the_sweep_gives_up_after_the_retry_window(self, hooked_emulator, alice):
+        snapshot = hooked_emulator.create_activation("acme-upstream", service_id="whatsapp", country_id="us")
+        send(activation_event(snapshot, "stranger-old"))
+        WebhookEvent.objects.update(received_at=timezone.now() - RETRY_WINDOW - timedelta(seconds=1))
+        assert tasks.sweep_webhook_events() == {"applied": 0, "not_known_yet": 0, "failed": 0}
+
+    def test_a_low_balance_event_is_applied_by_the_worker_too(self, hooked_emulator, tenant):
+        body = {"id": "low-1", "api_version": "1.0", "type": "account.low_balance", "data": {"balance": 123}}
+        with TestCase.captureOnCommitCallbacks(execute=False):
+            raw = json.dumps(body).encode()
+            headers = dict(signed_headers(WEBHOOK_SECRET, "low-1", int(time.time()), raw))
+            headers.pop("Content-Type")
+            assert Client().post(WEBHOOK_PATH, data=raw, content_type="application/json", headers=headers).json() == {
+                "result": "success"
+            }
+        assert not UpstreamAccountStatus.objects.filter(tenant=tenant, low_balance_cents=123).exists()
+        assert tasks.apply_webhook_event(WebhookEvent.objects.get(event_id="low-1").pk) is True
+        assert UpstreamAccountStatus.objects.get(tenant=tenant).low_balance_cents == 123

@@ -22,7 +22,7 @@ from tests.core.test_fresh_clone import fresh_env, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).with_name("celery")
-NOTIFY_TASKS = ("webhooks.fan_out", "webhooks.deliver", "portal.code_email")
+NOTIFY_TASKS = ("activations.apply_webhook_event", "webhooks.fan_out", "webhooks.deliver", "portal.code_email")
 
 
 def queue_of(task_name: str) -> str:
@@ -41,8 +41,25 @@ def test_every_other_task_stays_on_the_default_queue():
     app.loader.import_default_modules()
     ours = [name for name in app.tasks if not name.startswith("celery.")]
     others = [name for name in ours if name not in NOTIFY_TASKS]
-    assert {"activations.sync_due", "console.check_alerts", "webhooks.sweep"} <= set(others)
+    assert {
+        "activations.sync_due",
+        "activations.sweep_webhook_events",
+        "console.check_alerts",
+        "webhooks.sweep",
+    } <= set(others)
     assert {name: queue_of(name) for name in others} == dict.fromkeys(others, "celery")
+
+
+def test_a_web_process_knows_the_tasks_its_requests_hand_over_by_name(tmp_path):
+    # A gunicorn worker never runs Celery's autodiscovery: the supplier webhook's hand-over to
+    # activations.apply_webhook_event must find the task registered by the app's own start-up.
+    probe = "import django; django.setup(); from celery import current_app; print(sorted(current_app.tasks))"
+    env = {**fresh_env(tmp_path), "DJANGO_SETTINGS_MODULE": "reseller.settings"}
+    result = subprocess.run(  # noqa: S603 - fixed argv of our own interpreter
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    registered = result.stdout.strip().splitlines()[-1]
+    assert "'activations.apply_webhook_event'" in registered and "'webhooks.deliver'" in registered
 
 
 def test_a_worker_without_q_serves_both_queues():

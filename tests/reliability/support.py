@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
-from django.test import Client
 
 from accounts.models import User
 from activations.models import Activation, ReconciliationIssue
+from tests.supplier_webhooks import post_supplier_webhook
 from wallet import selectors as wallet_selectors
 from wallet.models import Account, Hold, JournalEntry, Posting
 
@@ -185,9 +185,7 @@ class WebhookRouter:
         return status
 
     def fire(self, path: str, headers, body: bytes) -> int:
-        extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
-        extra.pop("HTTP_CONTENT_TYPE", None)
-        response = Client(raise_request_exception=False).post(path, data=body, content_type="application/json", **extra)
+        response = post_supplier_webhook(path, body, headers, raise_request_exception=False)
         try:
             code = response.json().get("code")
         except ValueError:
@@ -197,13 +195,10 @@ class WebhookRouter:
         return response.status_code
 
     def server_errors(self) -> list[str]:
-        """5xx answers to deliveries, except the documented "retry later" for an activation we do not know
-        yet (an order still in flight, or a lost one): the upstream redelivers, and reconciliation follows."""
-        return [
-            f"a webhook delivery was answered {status} {code}"
-            for status, code in self.answers
-            if status >= 500 and (status, code) != (503, "retry_later")
-        ]
+        """5xx answers to deliveries. An event for an activation we do not know yet (an order still in flight, or
+        a lost one) is stored and answered 200 like any other: the sweep applies it once the order is recorded, and
+        reconciliation follows."""
+        return [f"a webhook delivery was answered {status} {code}" for status, code in self.answers if status >= 500]
 
 
 # --- money ------------------------------------------------------------------------------------------------
