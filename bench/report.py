@@ -38,6 +38,17 @@ def _ms(value: Any) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
 
+def _warmup(ol: dict) -> str:
+    warm = ol.get("warmup")
+    if not warm:
+        return ""
+    return (
+        f"Before it, {_fmt(warm['seconds'])} s at the same rate are measured apart (the driver opens its connections "
+        f"and each activation gets its first poll, as in wrk2's calibration): {_fmt(warm['sent'])} requests, p99 "
+        f"{_ms(warm['p99_ms'])} ms, max {_ms(warm['max_ms'])} ms. "
+    )
+
+
 def _pct(value: Any) -> str:
     return "—" if value is None else f"{value:.0f} %"
 
@@ -188,7 +199,7 @@ def render(r: dict, results_file: str = "") -> str:
             f"**Open loop:** `GET activations/{{id}}/poll` (webhooks on) sent at a fixed {_fmt(ol['rate_per_s'])} "
             f"requests/s ({ol['fraction_of_capacity']:.0%} of the closed-loop poll capacity above) for "
             f"{_fmt(ol['seconds'])} s, whatever the answers, from 64 keep-alive connections; each latency counts from "
-            f"the request's scheduled time (no coordinated omission). Sent {_fmt(ol['sent'])}, answered "
+            f"the request's scheduled time (no coordinated omission). {_warmup(ol)}Sent {_fmt(ol['sent'])}, answered "
             f"{_fmt(ol['answered_rps'])}/s, statuses `{json.dumps(ol['statuses'], sort_keys=True)}`; latency p50 "
             f"{_ms(ol['p50_ms'])} ms, p90 {_ms(ol['p90_ms'])} ms, **p99 {_ms(ol['p99_ms'])} ms**, max "
             f"{_ms(ol['max_ms'])} ms; CPU busy {_pct(ol.get('cpu_busy_pct'))}, other procs {_cores(ol)}."
@@ -202,7 +213,8 @@ def render(r: dict, results_file: str = "") -> str:
                 f"{tail['mostly_inside_request']} of {tail['joined']} spent at least half their latency inside the "
                 f"request; {tail['during_worker_gc_pause']} coincided with a garbage-collection pause of 20 ms or more "
                 f"in their worker (the web workers paused ≥ 20 ms {tail['worker_gc_pauses_over_20ms']} times during "
-                f"the phase, longest {_ms(tail['worker_gc_pause_max_ms'])} ms)."
+                f"the phase, longest {_ms(tail['worker_gc_pause_max_ms'])} ms). Seconds into the phase at which they "
+                f"were sent (second: count): `{json.dumps(tail.get('by_second', {}))}`."
             )
         add("")
 

@@ -1097,18 +1097,20 @@ class Bench:
         for key in ("wallet", "price", "poll_webhooks_on", "poll_webhooks_off", "order"):
             out[key]["ratio_to_ceiling"] = round(out[key]["rps"] / ceiling_rps, 3) if ceiling_rps else None
 
-    def open_loop(self, targets_: list[tuple[str, str]], *, rate: float, seconds: float, workers: int = 64) -> dict:
+    def open_loop(
+        self, targets_: list[tuple[str, str]], *, rate: float, seconds: float, warmup: float = 5.0, workers: int = 64
+    ) -> dict:
         """Requests sent at a fixed arrival rate whatever the answers (open loop): ``rate`` a second for ``seconds``,
         round-robin over ``targets_`` (path, key), from a pool of keep-alive connections. A latency is measured
         from the request's *scheduled* time, so a slow answer that delays later sends counts against them too
-        (no coordinated omission)."""
+        (no coordinated omission). The first ``warmup`` seconds are sent at the same rate but measured apart (as
+        wrk2's calibration period): the driver opens its connections then, and each activation gets its first
+        poll (which writes its poll mark)."""
         import http.client
         import queue
 
         jobs: queue.Queue = queue.Queue()
-        latencies: list[float] = []
-        requests: list[tuple[int, float, float]] = []  # sequence number, scheduled, answered (monotonic)
-        statuses: Counter[str] = Counter()
+        requests: list[tuple[int, float, float, str]] = []  # sequence number, scheduled, answered, status
         lock = threading.Lock()
 
         def worker() -> None:
@@ -1129,18 +1131,19 @@ class Bench:
                     conn = None
                 done = time.monotonic()
                 with lock:
-                    latencies.append((done - scheduled) * 1000)
-                    requests.append((seq, scheduled, done))
-                    statuses[status] += 1
+                    requests.append((seq, scheduled, done, status))
 
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
         for thread in threads:
             thread.start()
-        cpu_before, monitor_before = cpu_sample(), self.cpu.snapshot()
         began, sent = time.monotonic(), 0
+        measuring = began + warmup
+        cpu_before: tuple[int, int] | None = None
         while not STOPPING.is_set():
             due = began + sent / rate
-            if due - began >= seconds:
+            if due >= measuring and cpu_before is None:
+                cpu_before, monitor_before = cpu_sample(), self.cpu.snapshot()
+            if due - measuring >= seconds:
                 break
             delay = due - time.monotonic()
             if delay > 0:
@@ -1152,22 +1155,31 @@ class Bench:
             jobs.put(None)
         for thread in threads:
             thread.join(timeout=60)
-        elapsed = time.monotonic() - began
-        ok = statuses.get("200", 0)
+        elapsed = time.monotonic() - measuring
+        measured = [r for r in requests if r[1] >= measuring]
+        warm = [(r[2] - r[1]) * 1000 for r in requests if r[1] < measuring]
+        latencies = [(r[2] - r[1]) * 1000 for r in measured]
+        statuses = Counter(r[3] for r in measured)
         return {
             "rate_per_s": round(rate, 1),
             "seconds": round(elapsed, 1),
-            "sent": sent,
+            "sent": len(measured),
             "answered_rps": round(len(latencies) / elapsed, 1) if elapsed else None,
             "statuses": dict(statuses),
-            "failures": len(latencies) - ok,
+            "failures": len(latencies) - statuses.get("200", 0),
             "p50_ms": percentile(latencies, 50),
             "p90_ms": percentile(latencies, 90),
             "p99_ms": percentile(latencies, 99),
             "max_ms": percentile(latencies, 100),
-            "cpu_busy_pct": cpu_busy(cpu_before, cpu_sample()),
-            "cpu_cores": CpuMonitor.cores(monitor_before, self.cpu.snapshot()),
-            "tail": self.open_loop_tail(requests),
+            "warmup": {
+                "seconds": warmup,
+                "sent": len(warm),
+                "p99_ms": percentile(warm, 99),
+                "max_ms": percentile(warm, 100),
+            },
+            "cpu_busy_pct": cpu_busy(cpu_before, cpu_sample()) if cpu_before else None,
+            "cpu_cores": CpuMonitor.cores(monitor_before, self.cpu.snapshot()) if cpu_before else None,
+            "tail": self.open_loop_tail([(seq, scheduled, done) for seq, scheduled, done, _ in measured]),
         }
 
     def open_loop_tail(self, requests: list[tuple[int, float, float]]) -> dict:
@@ -1213,6 +1225,8 @@ class Bench:
             "during_worker_gc_pause": in_gc,
             "worker_gc_pauses_over_20ms": sum(ms >= 20 for ms in all_pauses),
             "worker_gc_pause_max_ms": max(all_pauses, default=None),
+            # when they were sent (whole seconds into the measured window): a burst says a stall, not a slow path
+            "by_second": dict(sorted(Counter(int(s - began) for _, s, _ in slowest).items())),
         }
 
     # --- phase 2 ---
