@@ -98,7 +98,7 @@ def render(r: dict, results_file: str = "") -> str:
         "Celery "
         f"worker (concurrency {c['celery_concurrency']})"
         + (
-            f", the `notify` worker for customer webhooks (concurrency {c['notify_concurrency']})"
+            f", the `notify` worker (supplier and customer webhooks; concurrency {c['notify_concurrency']})"
             if c.get("notify_concurrency")
             else ""
         )
