@@ -139,3 +139,29 @@ def test_a_statement_lists_postings_with_their_running_balance(alice, django_ass
         ("adjustment", -100, 650),
     ]
     assert [row["balance_after_cents"] for row in account_statement(account=wallet, last=2)] == [750, 650]
+
+
+def test_the_summary_runs_the_orms_own_query_compiled_once_scoped_to_the_user_and_tenant(
+    alice, bob, charlie, django_assert_num_queries
+):
+    # Issue 14: the balance read is compiled once with sentinel ids (wallet.selectors._balance_sql); what it runs
+    # is the ORM's query for this user, tenant and wallet type, with the ids in place of the sentinels.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    services.deposit(user=alice, amount_cents=700, idempotency_key="d:a", actor="cli")
+    services.deposit(user=charlie, amount_cents=900, idempotency_key="d:c", actor="cli")
+    with CaptureQueriesContext(connection) as captured:
+        assert wallet_summary(user=alice).balance_cents == 700
+    orm = (
+        Account.objects.filter(user_id=alice.pk, tenant_id=alice.tenant_id, type=Account.Type.USER_WALLET)
+        .values_list("balance_cents", "held_cents")
+        .order_by("pk")[:1]
+    )
+    assert [q["sql"].replace("'", "") for q in captured] == [str(orm.query)]  # str() leaves strings unquoted
+    with django_assert_num_queries(1):
+        assert wallet_summary(user=bob).balance_cents == 0  # same tenant, no wallet
+    assert wallet_summary(user=charlie).balance_cents == 900  # another tenant: its own wallet only
+    # a user whose tenant id does not match the account's sees nothing (the tenant is part of the scope)
+    alice.tenant_id = charlie.tenant_id
+    assert wallet_summary(user=alice).balance_cents == 0
