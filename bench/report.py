@@ -202,7 +202,9 @@ def render(r: dict, results_file: str = "") -> str:
             f"the request's scheduled time (no coordinated omission). {_warmup(ol)}Sent {_fmt(ol['sent'])}, answered "
             f"{_fmt(ol['answered_rps'])}/s, statuses `{json.dumps(ol['statuses'], sort_keys=True)}`; latency p50 "
             f"{_ms(ol['p50_ms'])} ms, p90 {_ms(ol['p90_ms'])} ms, **p99 {_ms(ol['p99_ms'])} ms**, max "
-            f"{_ms(ol['max_ms'])} ms; CPU busy {_pct(ol.get('cpu_busy_pct'))}, other procs {_cores(ol)}."
+            f"{_ms(ol['max_ms'])} ms; the driver sent them at most {_fmt(ol.get('send_lag_p99_ms'))} ms late (p99; "
+            f"its own garbage collection is off during the phase); CPU busy {_pct(ol.get('cpu_busy_pct'))}, other "
+            f"procs {_cores(ol)}."
         )
         tail = ol.get("tail") or {}
         if tail.get("joined"):

@@ -1106,17 +1106,20 @@ class Bench:
         (no coordinated omission). The first ``warmup`` seconds are sent at the same rate but measured apart (as
         wrk2's calibration period): the driver opens its connections then, and each activation gets its first
         poll (which writes its poll mark)."""
+        import gc
         import http.client
         import queue
 
         jobs: queue.Queue = queue.Queue()
         requests: list[tuple[int, float, float, str]] = []  # sequence number, scheduled, answered, status
+        lags: list[tuple[float, float]] = []  # scheduled, ms until a driver thread sent it
         lock = threading.Lock()
 
         def worker() -> None:
             conn: http.client.HTTPConnection | None = None
             while (job := jobs.get()) is not None:
                 seq, scheduled, path, key = job
+                sent_at = time.monotonic()
                 try:
                     if conn is None:
                         conn = http.client.HTTPConnection(HOST, self.web_port, timeout=30)
@@ -1132,10 +1135,16 @@ class Bench:
                 done = time.monotonic()
                 with lock:
                     requests.append((seq, scheduled, done, status))
+                    lags.append((scheduled, (sent_at - scheduled) * 1000))
 
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
         for thread in threads:
             thread.start()
+        # The driver must not stall its own threads: this harness holds every earlier phase's results, and a full
+        # collection of it would delay the recording of answers (counted as their latency). No collection during
+        # the phase; what it allocates is collected after.
+        gc.collect()
+        gc.disable()
         began, sent = time.monotonic(), 0
         measuring = began + warmup
         cpu_before: tuple[int, int] | None = None
@@ -1155,6 +1164,7 @@ class Bench:
             jobs.put(None)
         for thread in threads:
             thread.join(timeout=60)
+        gc.enable()
         elapsed = time.monotonic() - measuring
         measured = [r for r in requests if r[1] >= measuring]
         warm = [(r[2] - r[1]) * 1000 for r in requests if r[1] < measuring]
@@ -1177,6 +1187,8 @@ class Bench:
                 "p99_ms": percentile(warm, 99),
                 "max_ms": percentile(warm, 100),
             },
+            # how late the driver sent them (all 64 threads busy, or the driver starved of CPU)
+            "send_lag_p99_ms": percentile([lag for scheduled, lag in lags if scheduled >= measuring], 99),
             "cpu_busy_pct": cpu_busy(cpu_before, cpu_sample()) if cpu_before else None,
             "cpu_cores": CpuMonitor.cores(monitor_before, self.cpu.snapshot()) if cpu_before else None,
             "tail": self.open_loop_tail([(seq, scheduled, done) for seq, scheduled, done, _ in measured]),
