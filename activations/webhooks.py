@@ -3,7 +3,7 @@
 Verified with the tenant's webhook secret (``platfone.webhooks.verify``: signature and a 5-minute
 timestamp window), stored once per event id, and answered: a ``notify`` worker applies it after the commit
 through ``apply_upstream_state`` — the same path as polling, so a webhook racing a poll charges once — and the
-beat's sweep applies any the queue missed. Nothing here calls the upstream or takes a lock.
+beat's sweep applies any the queue missed. Nothing here calls the upstream or locks an activation or an account.
 """
 
 from __future__ import annotations
