@@ -18,6 +18,7 @@ from activations.models import (
     UpstreamAccountStatus,
     WebhookEvent,
 )
+from core.compiled import CompiledQuery
 from platfone.types import ENDED, ActivationStatus, BillingStatus, ReportStatus
 from wallet import selectors as wallet_selectors
 
@@ -35,9 +36,7 @@ def activation_get_for_user(*, user, activation_id: str | int) -> Activation | N
         return None
     if not 0 < pk <= MAX_ID or str(activation_id) != str(pk):
         return None
-    sql, template = _for_user_by_id_sql()
-    values = {_PK: pk, _USER: user.pk, _TENANT: user.tenant_id}
-    params = [values.get(param, param) if isinstance(param, int) else param for param in template]
+    _, sql, params = _BY_ID.sql({_PK: pk, _USER: user.pk, _TENANT: user.tenant_id})
     activation = next(iter(Activation.objects.raw(sql, params)), None)
     if activation is not None:
         # The caller's user came with its tenant (authentication loaded both): no second join on the hot path.
@@ -49,18 +48,12 @@ def activation_get_for_user(*, user, activation_id: str | int) -> Activation | N
 # (a wide row: 34 columns), so it is compiled once, with sentinel values where the ids go, and run as raw SQL,
 # which still converts every column the ORM's way. The query is exactly the ORM's; the sentinels cannot be ids.
 _PK, _USER, _TENANT = -(2**62) - 1, -(2**62) - 2, -(2**62) - 3
-_compiled: dict[str, tuple[str, tuple[Any, ...]]] = {}
-
-
-def _for_user_by_id_sql() -> tuple[str, tuple[Any, ...]]:
-    alias = Activation.objects.db
-    if alias not in _compiled:
-        query = Activation.objects.filter(
-            pk=_PK, user_id=_USER, tenant_id=_TENANT, order_status__in=VISIBLE_ORDER_STATUSES
-        ).order_by()[:1]
-        sql, params = query.query.sql_with_params()
-        _compiled[alias] = (sql, tuple(params))
-    return _compiled[alias]
+_BY_ID = CompiledQuery(
+    Activation,
+    lambda: Activation.objects.filter(
+        pk=_PK, user_id=_USER, tenant_id=_TENANT, order_status__in=VISIBLE_ORDER_STATUSES
+    ).order_by()[:1],
+)
 
 
 def activations_for_user(*, user, page: int, limit: int) -> tuple[list[Activation], int]:

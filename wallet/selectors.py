@@ -4,13 +4,13 @@ create rows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import connections
 from django.db.models import BigIntegerField, Count, F, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import Tenant, User
+from core.compiled import CompiledQuery
 from wallet.models import Account, Hold, JournalEntry, Posting
 
 
@@ -28,10 +28,9 @@ def wallet_summary(*, user: User) -> WalletSummary:
     """The user's balance, held and available funds; zeros for a user who has no wallet yet (or an operator)."""
     if user.tenant_id is None:
         return WalletSummary(balance_cents=0, held_cents=0)
-    alias, sql, template = _balance_sql()
-    values = {_USER: user.pk, _TENANT: user.tenant_id}
+    alias, sql, params = _BALANCE.sql({_USER: user.pk, _TENANT: user.tenant_id})
     with connections[alias].cursor() as cursor:
-        cursor.execute(sql, [values.get(param, param) if isinstance(param, int) else param for param in template])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return WalletSummary(balance_cents=0, held_cents=0)
@@ -41,20 +40,12 @@ def wallet_summary(*, user: User) -> WalletSummary:
 # Every GET wallet reads these two integers. Building and compiling the ORM query cost more CPU than running it, so
 # the ORM's own query is compiled once, with sentinel values where the ids go (they cannot be ids), and run as is.
 _USER, _TENANT = -(2**62) - 1, -(2**62) - 2
-_compiled: dict[str, tuple[str, str, tuple[Any, ...]]] = {}
-
-
-def _balance_sql() -> tuple[str, str, tuple[Any, ...]]:
-    alias = Account.objects.db
-    if alias not in _compiled:
-        query = (
-            Account.objects.filter(user_id=_USER, tenant_id=_TENANT, type=Account.Type.USER_WALLET)
-            .values_list("balance_cents", "held_cents")
-            .order_by("pk")[:1]
-        )
-        sql, params = query.query.sql_with_params()
-        _compiled[alias] = (alias, sql, tuple(params))
-    return _compiled[alias]
+_BALANCE = CompiledQuery(
+    Account,
+    lambda: Account.objects.filter(user_id=_USER, tenant_id=_TENANT, type=Account.Type.USER_WALLET)
+    .values_list("balance_cents", "held_cents")
+    .order_by("pk")[:1],
+)
 
 
 def low_balance_threshold(*, user: User) -> int | None:

@@ -144,7 +144,7 @@ def test_a_statement_lists_postings_with_their_running_balance(alice, django_ass
 def test_the_summary_runs_the_orms_own_query_compiled_once_scoped_to_the_user_and_tenant(
     alice, bob, charlie, django_assert_num_queries
 ):
-    # Issue 14: the balance read is compiled once with sentinel ids (wallet.selectors._balance_sql); what it runs
+    # Issue 14: the balance read is compiled once with sentinel ids (core.compiled.CompiledQuery); what it runs
     # is the ORM's query for this user, tenant and wallet type, with the ids in place of the sentinels.
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
