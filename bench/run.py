@@ -1111,8 +1111,8 @@ class Bench:
         import queue
 
         jobs: queue.Queue = queue.Queue()
-        requests: list[tuple[int, float, float, str]] = []  # sequence number, scheduled, answered, status
-        lags: list[tuple[float, float]] = []  # scheduled, ms until a driver thread sent it
+        # sequence number, scheduled, sent by a driver thread, answered (monotonic), status
+        requests: list[tuple[int, float, float, float, str]] = []
         lock = threading.Lock()
 
         def worker() -> None:
@@ -1134,8 +1134,7 @@ class Bench:
                     conn = None
                 done = time.monotonic()
                 with lock:
-                    requests.append((seq, scheduled, done, status))
-                    lags.append((scheduled, (sent_at - scheduled) * 1000))
+                    requests.append((seq, scheduled, sent_at, done, status))
 
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
         for thread in threads:
@@ -1167,9 +1166,9 @@ class Bench:
         gc.enable()
         elapsed = time.monotonic() - measuring
         measured = [r for r in requests if r[1] >= measuring]
-        warm = [(r[2] - r[1]) * 1000 for r in requests if r[1] < measuring]
-        latencies = [(r[2] - r[1]) * 1000 for r in measured]
-        statuses = Counter(r[3] for r in measured)
+        warm = [(done - scheduled) * 1000 for _, scheduled, _, done, _ in requests if scheduled < measuring]
+        latencies = [(done - scheduled) * 1000 for _, scheduled, _, done, _ in measured]
+        statuses = Counter(status for *_, status in measured)
         return {
             "rate_per_s": round(rate, 1),
             "seconds": round(elapsed, 1),
@@ -1188,10 +1187,10 @@ class Bench:
                 "max_ms": percentile(warm, 100),
             },
             # how late the driver sent them (all 64 threads busy, or the driver starved of CPU)
-            "send_lag_p99_ms": percentile([lag for scheduled, lag in lags if scheduled >= measuring], 99),
+            "send_lag_p99_ms": percentile([(sent - scheduled) * 1000 for _, scheduled, sent, _, _ in measured], 99),
             "cpu_busy_pct": cpu_busy(cpu_before, cpu_sample()) if cpu_before else None,
             "cpu_cores": CpuMonitor.cores(monitor_before, self.cpu.snapshot()) if cpu_before else None,
-            "tail": self.open_loop_tail([(seq, scheduled, done) for seq, scheduled, done, _ in measured]),
+            "tail": self.open_loop_tail([(seq, scheduled, done) for seq, scheduled, _, done, _ in measured]),
         }
 
     def open_loop_tail(self, requests: list[tuple[int, float, float]]) -> dict:
