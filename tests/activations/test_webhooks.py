@@ -373,15 +373,21 @@ class TestStoredThenApplied:
         snapshot = hooked_emulator.deliver_sms(data["activation_id"], code=code)
         return data, activation_event(snapshot, f"sms-{data['id']}")
 
+    @staticmethod
+    def store_only(body: dict):
+        """POST a signed webhook and hold back what its commit hands to the worker: (response, the hand-overs)."""
+        raw = json.dumps(body).encode()
+        headers = dict(signed_headers(WEBHOOK_SECRET, body["id"], int(time.time()), raw))
+        headers.pop("Content-Type")
+        with TestCase.captureOnCommitCallbacks(execute=False) as handed:
+            response = Client().post(WEBHOOK_PATH, data=raw, content_type="application/json", headers=headers)
+        return response, handed
+
     def test_the_request_stores_the_event_and_applies_nothing(self, api, hooked_emulator, alice, alice_key, fund):
         # given
         data, event = self.paused_sms(api, hooked_emulator, alice, alice_key, fund)
-        raw = json.dumps(event).encode()
-        headers = {k: v for k, v in signed_headers(WEBHOOK_SECRET, event["id"], int(time.time()), raw).items()}
-        headers.pop("Content-Type")
         # when: the webhook is answered, and what its commit hands to the worker is held back
-        with TestCase.captureOnCommitCallbacks(execute=False) as handed:
-            response = Client().post(WEBHOOK_PATH, data=raw, content_type="application/json", headers=headers)
+        response, handed = self.store_only(event)
         # then: stored, answered, nothing charged yet; one task for the worker
         assert response.status_code == 200 and response.json() == {"result": "success"}
         stored = WebhookEvent.objects.get(event_id=event["id"])
@@ -400,11 +406,7 @@ class TestStoredThenApplied:
     def test_the_sweep_applies_an_event_whose_task_was_lost(self, api, hooked_emulator, alice, alice_key, fund):
         # given: stored, but its task never ran (a lost publish, a worker killed mid-way)
         data, event = self.paused_sms(api, hooked_emulator, alice, alice_key, fund)
-        raw = json.dumps(event).encode()
-        headers = dict(signed_headers(WEBHOOK_SECRET, event["id"], int(time.time()), raw))
-        headers.pop("Content-Type")
-        with TestCase.captureOnCommitCallbacks(execute=False):
-            Client().post(WEBHOOK_PATH, data=raw, content_type="application/json", headers=headers)
+        assert self.store_only(event)[0].status_code == 200
         # when: the sweep runs before SWEEP_AFTER has passed, then after
         first = tasks.sweep_webhook_events()
         WebhookEvent.objects.update(received_at=timezone.now() - SWEEP_AFTER - timedelta(seconds=1))
@@ -443,13 +445,7 @@ class TestStoredThenApplied:
 
     def test_a_low_balance_event_is_applied_by_the_worker_too(self, hooked_emulator, tenant):
         body = {"id": "low-1", "api_version": "1.0", "type": "account.low_balance", "data": {"balance": 123}}
-        with TestCase.captureOnCommitCallbacks(execute=False):
-            raw = json.dumps(body).encode()
-            headers = dict(signed_headers(WEBHOOK_SECRET, "low-1", int(time.time()), raw))
-            headers.pop("Content-Type")
-            assert Client().post(WEBHOOK_PATH, data=raw, content_type="application/json", headers=headers).json() == {
-                "result": "success"
-            }
+        assert self.store_only(body)[0].json() == {"result": "success"}
         assert not UpstreamAccountStatus.objects.filter(tenant=tenant, low_balance_cents=123).exists()
         assert tasks.apply_webhook_event(WebhookEvent.objects.get(event_id="low-1").pk) is True
         assert UpstreamAccountStatus.objects.get(tenant=tenant).low_balance_cents == 123
